@@ -1,0 +1,158 @@
+package authz
+
+import "encoding/json"
+
+// Kind names one of the five resource collections served by the REST API.
+// Its value is the URL segment of the collection (`/_plugins/_security/api/<kind>`).
+type Kind string
+
+// The resource kinds of the Security REST API.
+const (
+	KindInternalUsers Kind = "internalusers"
+	KindRoles         Kind = "roles"
+	KindRolesMapping  Kind = "rolesmapping"
+	KindActionGroups  Kind = "actiongroups"
+	KindTenants       Kind = "tenants"
+)
+
+// Kinds lists every resource kind in a fixed order (used wherever order must be
+// deterministic, e.g. state hashing).
+var Kinds = []Kind{KindInternalUsers, KindRoles, KindRolesMapping, KindActionGroups, KindTenants}
+
+// Noun is the word the plugin uses for one resource of the kind in messages such
+// as `user 'kirk' not found.` (R-API-11).
+func (k Kind) Noun() string {
+	switch k {
+	case KindInternalUsers:
+		return "user"
+	case KindRoles:
+		return "role"
+	case KindRolesMapping:
+		return "rolesmapping"
+	case KindActionGroups:
+		return "actiongroup"
+	case KindTenants:
+		return "tenant"
+	}
+	return string(k)
+}
+
+// Valid reports whether k is one of the five kinds.
+func (k Kind) Valid() bool {
+	switch k {
+	case KindInternalUsers, KindRoles, KindRolesMapping, KindActionGroups, KindTenants:
+		return true
+	}
+	return false
+}
+
+// Flags are the bookkeeping flags every resource carries (R-API-9).
+type Flags struct {
+	Reserved bool `json:"reserved" msgpack:"reserved"`
+	Hidden   bool `json:"hidden" msgpack:"hidden"`
+	Static   bool `json:"static" msgpack:"static"`
+}
+
+// InternalUser is one entry of internal_users.yml (R-MOD-2). Hash is the bcrypt
+// hash; it is never returned by the API (GET shows "hash": "").
+type InternalUser struct {
+	Hash          string            `json:"hash" msgpack:"hash"`
+	Reserved      bool              `json:"reserved" msgpack:"reserved"`
+	Hidden        bool              `json:"hidden" msgpack:"hidden"`
+	BackendRoles  []string          `json:"backend_roles" msgpack:"backend_roles"`
+	Attributes    map[string]string `json:"attributes" msgpack:"attributes"`
+	Description   string            `json:"description,omitempty" msgpack:"description,omitempty"`
+	SecurityRoles []string          `json:"opendistro_security_roles" msgpack:"opendistro_security_roles"`
+	Static        bool              `json:"static" msgpack:"static"`
+}
+
+// Role is one entry of roles.yml (R-MOD-3).
+type Role struct {
+	Reserved           bool               `json:"reserved" msgpack:"reserved"`
+	Hidden             bool               `json:"hidden" msgpack:"hidden"`
+	Description        string             `json:"description,omitempty" msgpack:"description,omitempty"`
+	ClusterPermissions []string           `json:"cluster_permissions" msgpack:"cluster_permissions"`
+	IndexPermissions   []IndexPermission  `json:"index_permissions" msgpack:"index_permissions"`
+	TenantPermissions  []TenantPermission `json:"tenant_permissions" msgpack:"tenant_permissions"`
+	Static             bool               `json:"static" msgpack:"static"`
+}
+
+// IndexPermission is one entry of a role's index_permissions.
+type IndexPermission struct {
+	IndexPatterns  []string `json:"index_patterns" msgpack:"index_patterns"`
+	DLS            string   `json:"dls,omitempty" msgpack:"dls,omitempty"`
+	FLS            []string `json:"fls" msgpack:"fls"`
+	MaskedFields   []string `json:"masked_fields" msgpack:"masked_fields"`
+	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
+}
+
+// TenantPermission is one entry of a role's tenant_permissions.
+type TenantPermission struct {
+	TenantPatterns []string `json:"tenant_patterns" msgpack:"tenant_patterns"`
+	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
+}
+
+// RoleMapping is one entry of roles_mapping.yml (R-MOD-4); its name is the role
+// it maps. Role mappings have no static flag.
+type RoleMapping struct {
+	Reserved        bool     `json:"reserved" msgpack:"reserved"`
+	Hidden          bool     `json:"hidden" msgpack:"hidden"`
+	Hosts           []string `json:"hosts" msgpack:"hosts"`
+	Users           []string `json:"users" msgpack:"users"`
+	BackendRoles    []string `json:"backend_roles" msgpack:"backend_roles"`
+	AndBackendRoles []string `json:"and_backend_roles" msgpack:"and_backend_roles"`
+	Description     string   `json:"description,omitempty" msgpack:"description,omitempty"`
+}
+
+// ActionGroup is one entry of action_groups.yml (R-MOD-5).
+type ActionGroup struct {
+	Reserved       bool     `json:"reserved" msgpack:"reserved"`
+	Hidden         bool     `json:"hidden" msgpack:"hidden"`
+	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
+	Static         bool     `json:"static" msgpack:"static"`
+	Description    string   `json:"description,omitempty" msgpack:"description,omitempty"`
+	Type           string   `json:"type,omitempty" msgpack:"type,omitempty"`
+}
+
+// Tenant is one entry of tenants.yml (R-MOD-6).
+type Tenant struct {
+	Reserved    bool   `json:"reserved" msgpack:"reserved"`
+	Hidden      bool   `json:"hidden" msgpack:"hidden"`
+	Description string `json:"description,omitempty" msgpack:"description,omitempty"`
+	Static      bool   `json:"static" msgpack:"static"`
+}
+
+// Config is the whole security configuration: the five collections plus the
+// documents that are stored verbatim (config.yml's `config`, audit, nodes_dn,
+// allowlist) as canonical JSON. A Config reachable from a published state is
+// never mutated: writers clone the map they change (copy on write).
+//
+// Static entries (R-MOD-7) are stored in the maps with Static set; they are
+// read-only through the API and stripped by exports.
+type Config struct {
+	InternalUsers map[string]InternalUser `msgpack:"internalusers"`
+	Roles         map[string]Role         `msgpack:"roles"`
+	RolesMapping  map[string]RoleMapping  `msgpack:"rolesmapping"`
+	ActionGroups  map[string]ActionGroup  `msgpack:"actiongroups"`
+	Tenants       map[string]Tenant       `msgpack:"tenants"`
+
+	// SecurityConfig is config.yml's `config` object ({"dynamic":{...}}), canonical JSON.
+	SecurityConfig json.RawMessage `msgpack:"config,omitempty"`
+	// Audit is audit.yml's `config` object, canonical JSON.
+	Audit json.RawMessage `msgpack:"audit,omitempty"`
+	// NodesDN is nodes_dn.yml without _meta (name → {"nodes_dn":[...]}), canonical JSON.
+	NodesDN json.RawMessage `msgpack:"nodesdn,omitempty"`
+	// Allowlist is allowlist.yml's `config` object, canonical JSON.
+	Allowlist json.RawMessage `msgpack:"allowlist,omitempty"`
+}
+
+// NewConfig returns an empty configuration with all maps allocated.
+func NewConfig() *Config {
+	return &Config{
+		InternalUsers: map[string]InternalUser{},
+		Roles:         map[string]Role{},
+		RolesMapping:  map[string]RoleMapping{},
+		ActionGroups:  map[string]ActionGroup{},
+		Tenants:       map[string]Tenant{},
+	}
+}
