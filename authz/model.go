@@ -48,78 +48,78 @@ func (k Kind) Valid() bool {
 
 // Flags are the bookkeeping flags every resource carries (R-API-9).
 type Flags struct {
-	Reserved bool `json:"reserved" msgpack:"reserved"`
-	Hidden   bool `json:"hidden" msgpack:"hidden"`
-	Static   bool `json:"static" msgpack:"static"`
+	Reserved bool `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden   bool `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	Static   bool `json:"static" yaml:"static,omitempty" msgpack:"static"`
 }
 
 // InternalUser is one entry of internal_users.yml (R-MOD-2). Hash is the bcrypt
 // hash; it is never returned by the API (GET shows "hash": "").
 type InternalUser struct {
-	Hash          string            `json:"hash" msgpack:"hash"`
-	Reserved      bool              `json:"reserved" msgpack:"reserved"`
-	Hidden        bool              `json:"hidden" msgpack:"hidden"`
-	BackendRoles  []string          `json:"backend_roles" msgpack:"backend_roles"`
-	Attributes    map[string]string `json:"attributes" msgpack:"attributes"`
-	Description   string            `json:"description,omitempty" msgpack:"description,omitempty"`
-	SecurityRoles []string          `json:"opendistro_security_roles" msgpack:"opendistro_security_roles"`
-	Static        bool              `json:"static" msgpack:"static"`
+	Hash          string            `json:"hash" yaml:"hash,omitempty" msgpack:"hash"`
+	Reserved      bool              `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden        bool              `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	BackendRoles  []string          `json:"backend_roles" yaml:"backend_roles,omitempty" msgpack:"backend_roles"`
+	Attributes    map[string]string `json:"attributes" yaml:"attributes,omitempty" msgpack:"attributes"`
+	Description   string            `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
+	SecurityRoles []string          `json:"opendistro_security_roles" yaml:"opendistro_security_roles,omitempty" msgpack:"opendistro_security_roles"`
+	Static        bool              `json:"static" yaml:"static,omitempty" msgpack:"static"`
 }
 
 // Role is one entry of roles.yml (R-MOD-3).
 type Role struct {
-	Reserved           bool               `json:"reserved" msgpack:"reserved"`
-	Hidden             bool               `json:"hidden" msgpack:"hidden"`
-	Description        string             `json:"description,omitempty" msgpack:"description,omitempty"`
-	ClusterPermissions []string           `json:"cluster_permissions" msgpack:"cluster_permissions"`
-	IndexPermissions   []IndexPermission  `json:"index_permissions" msgpack:"index_permissions"`
-	TenantPermissions  []TenantPermission `json:"tenant_permissions" msgpack:"tenant_permissions"`
-	Static             bool               `json:"static" msgpack:"static"`
+	Reserved           bool               `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden             bool               `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	Description        string             `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
+	ClusterPermissions []string           `json:"cluster_permissions" yaml:"cluster_permissions,omitempty" msgpack:"cluster_permissions"`
+	IndexPermissions   []IndexPermission  `json:"index_permissions" yaml:"index_permissions,omitempty" msgpack:"index_permissions"`
+	TenantPermissions  []TenantPermission `json:"tenant_permissions" yaml:"tenant_permissions,omitempty" msgpack:"tenant_permissions"`
+	Static             bool               `json:"static" yaml:"static,omitempty" msgpack:"static"`
 }
 
 // IndexPermission is one entry of a role's index_permissions.
 type IndexPermission struct {
-	IndexPatterns  []string `json:"index_patterns" msgpack:"index_patterns"`
-	DLS            string   `json:"dls,omitempty" msgpack:"dls,omitempty"`
-	FLS            []string `json:"fls" msgpack:"fls"`
-	MaskedFields   []string `json:"masked_fields" msgpack:"masked_fields"`
-	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
+	IndexPatterns  []string `json:"index_patterns" yaml:"index_patterns,omitempty" msgpack:"index_patterns"`
+	DLS            string   `json:"dls,omitempty" yaml:"dls,omitempty" msgpack:"dls,omitempty"`
+	FLS            []string `json:"fls" yaml:"fls,omitempty" msgpack:"fls"`
+	MaskedFields   []string `json:"masked_fields" yaml:"masked_fields,omitempty" msgpack:"masked_fields"`
+	AllowedActions []string `json:"allowed_actions" yaml:"allowed_actions,omitempty" msgpack:"allowed_actions"`
 }
 
 // TenantPermission is one entry of a role's tenant_permissions.
 type TenantPermission struct {
-	TenantPatterns []string `json:"tenant_patterns" msgpack:"tenant_patterns"`
-	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
+	TenantPatterns []string `json:"tenant_patterns" yaml:"tenant_patterns,omitempty" msgpack:"tenant_patterns"`
+	AllowedActions []string `json:"allowed_actions" yaml:"allowed_actions,omitempty" msgpack:"allowed_actions"`
 }
 
 // RoleMapping is one entry of roles_mapping.yml (R-MOD-4); its name is the role
 // it maps. Role mappings have no static flag.
 type RoleMapping struct {
-	Reserved        bool     `json:"reserved" msgpack:"reserved"`
-	Hidden          bool     `json:"hidden" msgpack:"hidden"`
-	Hosts           []string `json:"hosts" msgpack:"hosts"`
-	Users           []string `json:"users" msgpack:"users"`
-	BackendRoles    []string `json:"backend_roles" msgpack:"backend_roles"`
-	AndBackendRoles []string `json:"and_backend_roles" msgpack:"and_backend_roles"`
-	Description     string   `json:"description,omitempty" msgpack:"description,omitempty"`
+	Reserved        bool     `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden          bool     `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	Hosts           []string `json:"hosts" yaml:"hosts,omitempty" msgpack:"hosts"`
+	Users           []string `json:"users" yaml:"users,omitempty" msgpack:"users"`
+	BackendRoles    []string `json:"backend_roles" yaml:"backend_roles,omitempty" msgpack:"backend_roles"`
+	AndBackendRoles []string `json:"and_backend_roles" yaml:"and_backend_roles,omitempty" msgpack:"and_backend_roles"`
+	Description     string   `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
 }
 
 // ActionGroup is one entry of action_groups.yml (R-MOD-5).
 type ActionGroup struct {
-	Reserved       bool     `json:"reserved" msgpack:"reserved"`
-	Hidden         bool     `json:"hidden" msgpack:"hidden"`
-	AllowedActions []string `json:"allowed_actions" msgpack:"allowed_actions"`
-	Static         bool     `json:"static" msgpack:"static"`
-	Description    string   `json:"description,omitempty" msgpack:"description,omitempty"`
-	Type           string   `json:"type,omitempty" msgpack:"type,omitempty"`
+	Reserved       bool     `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden         bool     `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	AllowedActions []string `json:"allowed_actions" yaml:"allowed_actions,omitempty" msgpack:"allowed_actions"`
+	Static         bool     `json:"static" yaml:"static,omitempty" msgpack:"static"`
+	Description    string   `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
+	Type           string   `json:"type,omitempty" yaml:"type,omitempty" msgpack:"type,omitempty"`
 }
 
 // Tenant is one entry of tenants.yml (R-MOD-6).
 type Tenant struct {
-	Reserved    bool   `json:"reserved" msgpack:"reserved"`
-	Hidden      bool   `json:"hidden" msgpack:"hidden"`
-	Description string `json:"description,omitempty" msgpack:"description,omitempty"`
-	Static      bool   `json:"static" msgpack:"static"`
+	Reserved    bool   `json:"reserved" yaml:"reserved,omitempty" msgpack:"reserved"`
+	Hidden      bool   `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
+	Static      bool   `json:"static" yaml:"static,omitempty" msgpack:"static"`
 }
 
 // Config is the whole security configuration: the five collections plus the
