@@ -43,7 +43,7 @@ func StatusName(code int) string {
 	case http.StatusNotImplemented:
 		return "NOT_IMPLEMENTED"
 	case http.StatusServiceUnavailable:
-		return "SERVICE_UNAVAILABLE"
+		return "UNAVAILABLE" // DESIGN.md §6
 	case http.StatusGatewayTimeout:
 		return "GATEWAY_TIMEOUT"
 	}

@@ -102,8 +102,9 @@ type ResourcePatch struct {
 
 // PasswordChange sets the hash of an internal user (PUT /api/account).
 type PasswordChange struct {
-	Name string `msgpack:"name"`
-	Hash string `msgpack:"hash"`
+	Name  string `msgpack:"name"`
+	Hash  string `msgpack:"hash"`
+	Admin bool   `msgpack:"admin,omitempty"`
 }
 
 // Replace replaces the whole configuration. Docs maps a configuration type
@@ -112,6 +113,10 @@ type PasswordChange struct {
 // that is absent keeps its current value.
 type Replace struct {
 	Docs map[string][]byte `msgpack:"docs"`
+	// Bootstrap marks the first event of a new cluster: it is a no-op when the
+	// configuration is already initialized, so two nodes racing to bootstrap
+	// cannot overwrite a change made in between.
+	Bootstrap bool `msgpack:"bootstrap,omitempty"`
 }
 
 // ErrUnknownType is returned by Decode for a type this binary does not know.
