@@ -1,0 +1,102 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/node"
+	"github.com/authzd/authzd/node/api"
+)
+
+// newLogger builds the process logger; only cmd/ calls slog.SetDefault.
+func newLogger(level string, json bool) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
+	if json {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	log := slog.New(h)
+	slog.SetDefault(log)
+	return log, nil
+}
+
+// generatePassword returns a random password that passes the default policy.
+func generatePassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return "Az9!" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// settingsFrom splits flat opensearch.yml-style settings into the decision
+// settings and the REST API settings.
+func settingsFrom(flat map[string]any) (authz.Settings, api.Settings, error) {
+	s, err := authz.ParseSettings(flat)
+	if err != nil {
+		return authz.Settings{}, api.Settings{}, fmt.Errorf("settings: %w", err)
+	}
+	as := api.Settings{AdminDN: s.AdminDN}
+	if v, ok := flat["plugins.security.restapi.roles_enabled"]; ok {
+		as.RolesEnabled = toStrings(v)
+		if as.RolesEnabled == nil {
+			as.RolesEnabled = []string{}
+		}
+	}
+	if v, ok := flat["plugins.security.restapi.password_validation_regex"].(string); ok {
+		as.Password.Regex = v
+	}
+	if v, ok := flat["plugins.security.restapi.password_validation_error_message"].(string); ok {
+		as.Password.RegexMessage = v
+	}
+	if v, ok := flat["plugins.security.restapi.password_min_length"].(int); ok {
+		as.Password.MinLength = v
+	}
+	if v, ok := flat["plugins.security.restapi.password_score_based_validation_strength"].(string); ok {
+		as.Password.ScoreStrength = v
+	}
+	if v, ok := flat["plugins.security.password.hashing.bcrypt.rounds"].(int); ok {
+		as.BcryptRounds = v
+	}
+	return s, as, nil
+}
+
+func toStrings(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	case string:
+		return strings.Split(x, ",")
+	}
+	return nil
+}
+
+// parsePeers reads "id=raft_addr=http_addr" entries separated by commas.
+func parsePeers(s string) ([]node.Peer, error) {
+	var peers []node.Peer
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		parts := strings.Split(e, "=")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("peer %q: want id=raft_host:port=http_host:port", e)
+		}
+		peers = append(peers, node.Peer{ID: parts[0], RaftAddr: parts[1], HTTPAddr: parts[2]})
+	}
+	return peers, nil
+}

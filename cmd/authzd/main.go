@@ -1,0 +1,25 @@
+// Command authzd runs authzd nodes: `authzd serve` runs one node of a cluster,
+// `authzd dev` runs a three-node cluster in one process for a laptop, and
+// `authzd certs` writes a cluster CA and certificates.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	root := &cobra.Command{
+		Use:           "authzd",
+		Short:         "authzd: the OpenSearch Security model as a Raft cluster",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(serveCmd(), devCmd(), certsCmd())
+	if err := root.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "authzd:", err)
+		os.Exit(1)
+	}
+}

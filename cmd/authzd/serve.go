@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/node"
+	"github.com/authzd/authzd/transport"
+)
+
+// serveFile is the YAML form of `authzd serve` options; flags override it.
+type serveFile struct {
+	NodeID   string         `yaml:"node_id"`
+	DataDir  string         `yaml:"data_dir"`
+	HTTPAddr string         `yaml:"http_addr"`
+	RaftAddr string         `yaml:"raft_addr"`
+	Peers    string         `yaml:"peers"`
+	CAFile   string         `yaml:"ca_file"`
+	CertFile string         `yaml:"cert_file"`
+	KeyFile  string         `yaml:"key_file"`
+	Settings map[string]any `yaml:"settings"`
+}
+
+func serveCmd() *cobra.Command {
+	var (
+		file              string
+		f                 serveFile
+		logLevel, logJSON = "info", false
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run one node of an authzd cluster",
+		Long: `Run one node. Peers are given as id=raft_host:port=http_host:port, comma separated,
+and must include this node; a node whose data dir is empty bootstraps the cluster
+with them. The initial admin password comes from AUTHZD_INITIAL_ADMIN_PASSWORD
+or is generated and printed once, by the node that initializes the configuration.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("read config: %w", err)
+				}
+				var fromFile serveFile
+				if err := yaml.Unmarshal(b, &fromFile); err != nil {
+					return fmt.Errorf("parse config %s: %w", file, err)
+				}
+				mergeServe(&fromFile, f, cmd)
+				f = fromFile
+			}
+			log, err := newLogger(logLevel, logJSON)
+			if err != nil {
+				return err
+			}
+			peers, err := parsePeers(f.Peers)
+			if err != nil {
+				return err
+			}
+			tlsm, err := transport.LoadTLS(f.CAFile, f.CertFile, f.KeyFile)
+			if err != nil {
+				return err
+			}
+			settings, apiSettings, err := settingsFrom(f.Settings)
+			if err != nil {
+				return err
+			}
+			n, err := node.New(node.Config{
+				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, TLS: tlsm,
+				Settings: settings, API: apiSettings, Logger: log,
+				Bootstrap: func() (*authz.Config, error) {
+					hash, err := initialAdminHash(apiSettings.BcryptRounds)
+					if err != nil {
+						return nil, err
+					}
+					return authz.Bootstrap(hash), nil
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if err := n.Start(peers); err != nil {
+				n.Close()
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			<-ctx.Done()
+			log.Info("shutting down")
+			return n.Close()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&file, "config", "", "YAML file with these options (flags override it)")
+	fl.StringVar(&f.NodeID, "node-id", "", "this node's id")
+	fl.StringVar(&f.DataDir, "data-dir", "", "directory for the Raft log and snapshots")
+	fl.StringVar(&f.HTTPAddr, "http-addr", "127.0.0.1:9200", "HTTPS listen address")
+	fl.StringVar(&f.RaftAddr, "raft-addr", "127.0.0.1:9300", "Raft listen address (mutual TLS)")
+	fl.StringVar(&f.Peers, "peers", "", "initial cluster: id=raft_addr=http_addr,...")
+	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
+	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
+	fl.StringVar(&f.KeyFile, "key-file", "", "node private key (PEM)")
+	fl.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error")
+	fl.BoolVar(&logJSON, "log-json", logJSON, "log as JSON")
+	return cmd
+}
+
+// mergeServe copies the flags the user set over the file's values.
+func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
+	set := func(name string, to *string, v string) {
+		if cmd.Flags().Changed(name) || *to == "" {
+			*to = v
+		}
+	}
+	set("node-id", &dst.NodeID, flags.NodeID)
+	set("data-dir", &dst.DataDir, flags.DataDir)
+	set("http-addr", &dst.HTTPAddr, flags.HTTPAddr)
+	set("raft-addr", &dst.RaftAddr, flags.RaftAddr)
+	set("peers", &dst.Peers, flags.Peers)
+	set("ca-file", &dst.CAFile, flags.CAFile)
+	set("cert-file", &dst.CertFile, flags.CertFile)
+	set("key-file", &dst.KeyFile, flags.KeyFile)
+}
+
+// initialAdminHash hashes AUTHZD_INITIAL_ADMIN_PASSWORD, or a generated password
+// that is printed once to stderr (never logged).
+func initialAdminHash(rounds int) (string, error) {
+	pw := os.Getenv("AUTHZD_INITIAL_ADMIN_PASSWORD")
+	if pw == "" {
+		pw = generatePassword()
+		fmt.Fprintf(os.Stderr, "\nGenerated initial password for user 'admin': %s\nIt is shown only once: store it now.\n\n", pw)
+	}
+	return authz.HashPassword(pw, rounds)
+}

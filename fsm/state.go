@@ -1,0 +1,68 @@
+package fsm
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/authzd/authzd/authz"
+)
+
+// Change records the event that last changed one resource, for explain traces
+// and the audit trail.
+type Change struct {
+	Rev   uint64 `msgpack:"rev" json:"revision"`
+	At    int64  `msgpack:"at" json:"at"` // Unix milliseconds, from the proposer
+	Actor string `msgpack:"actor" json:"actor"`
+	Type  string `msgpack:"type" json:"type"`
+}
+
+// View is one published state: the revision (the Raft index of the last applied
+// entry), the configuration, its compiled evaluator and the change records. A
+// View and everything reachable from it is immutable.
+type View struct {
+	Rev    uint64
+	Config *authz.Config
+	Eval   *authz.Evaluator
+	// Changes maps "<kind>/<name>" to the event that last changed it.
+	Changes map[string]Change
+	// Initialized is false until the first configuration (bootstrap) is applied.
+	Initialized bool
+}
+
+// changeKey is the key of Changes.
+func changeKey(kind authz.Kind, name string) string { return string(kind) + "/" + name }
+
+// Change returns the record of the event that last changed a resource.
+func (v *View) Change(kind authz.Kind, name string) (Change, bool) {
+	c, ok := v.Changes[changeKey(kind, name)]
+	return c, ok
+}
+
+// Hash returns the hex SHA-256 of the configuration's deterministic encoding.
+// It covers the configuration only (not the revision or change records), so a
+// cluster restored from a backup has the hash of the cluster it came from.
+func (v *View) Hash() string {
+	b, err := encodeConfig(v.Config)
+	if err != nil {
+		// encodeConfig only fails on types msgpack cannot encode; the model has none.
+		panic(fmt.Sprintf("fsm: encode config for hash: %v", err))
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// encodeConfig is the canonical msgpack encoding of a configuration: map keys
+// sorted, so equal configurations give equal bytes.
+func encodeConfig(c *authz.Config) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/fsm"
+)
+
+// StateSource gives the current state and waits for revisions.
+type StateSource interface {
+	View() *fsm.View
+	WaitFor(ctx context.Context, rev uint64) error
+}
+
+// Proposer commits events through Raft, forwarding to the leader when needed.
+type Proposer interface {
+	// Propose commits an encoded event and returns the FSM's result.
+	Propose(ctx context.Context, event []byte) (fsm.Result, error)
+	// ApplyLocal commits an event on this node, which must be the leader; it
+	// serves writes forwarded by followers.
+	ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
+}
+
+// ClusterInfo reports the node's view of the cluster.
+type ClusterInfo interface {
+	// Status is the JSON-ready cluster status of this node.
+	Status() ClusterStatus
+}
+
+// Backend is everything the API needs from its node.
+type Backend interface {
+	StateSource
+	Proposer
+	ClusterInfo
+}
+
+// ClusterStatus is the body of GET /_plugins/_authz/cluster.
+type ClusterStatus struct {
+	NodeID    string `json:"node_id"`
+	State     string `json:"state"`
+	LeaderID  string `json:"leader_id"`
+	Leader    string `json:"leader_address"`
+	Term      uint64 `json:"term"`
+	Revision  uint64 `json:"applied_revision"`
+	CommitIdx uint64 `json:"commit_index"`
+	StateHash string `json:"state_hash"`
+	Peers     []Peer `json:"peers"`
+}
+
+// Peer is one member of the Raft configuration.
+type Peer struct {
+	ID       string `json:"id"`
+	RaftAddr string `json:"raft_address"`
+	HTTPAddr string `json:"http_address,omitempty"`
+	Suffrage string `json:"suffrage"`
+}
+
+// Settings are the node settings the API enforces (opensearch.yml keys in brackets).
+type Settings struct {
+	// RolesEnabled may use the REST API [plugins.security.restapi.roles_enabled].
+	RolesEnabled []string
+	// AdminDN are the super admin certificate DNs [plugins.security.authcz.admin_dn].
+	AdminDN []string
+	// Password is the password policy [plugins.security.restapi.password_*].
+	Password authz.PasswordPolicy
+	// BcryptRounds is the bcrypt cost [plugins.security.password.hashing.bcrypt.rounds], default 12.
+	BcryptRounds int
+}
+
+// Config configures the API.
+type Config struct {
+	Backend  Backend
+	Settings Settings
+	// Logger receives request failures and lifecycle messages; nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes limits request bodies; default 2 MiB.
+	MaxBodyBytes int64
+	// MaxInternalBodyBytes limits forwarded events; default 64 MiB.
+	MaxInternalBodyBytes int64
+	// RevisionWait bounds min_revision waits; default 5s.
+	RevisionWait time.Duration
+	// WriteTimeout bounds a write (forwarding and commit); default 10s.
+	WriteTimeout time.Duration
+	// Now returns the current time; default time.Now. Only for event timestamps.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 2 << 20
+	}
+	if c.MaxInternalBodyBytes == 0 {
+		c.MaxInternalBodyBytes = 64 << 20
+	}
+	if c.RevisionWait == 0 {
+		c.RevisionWait = 5 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Settings.BcryptRounds == 0 {
+		c.Settings.BcryptRounds = 12
+	}
+	if c.Settings.RolesEnabled == nil {
+		c.Settings.RolesEnabled = []string{"all_access", "security_rest_api_access"}
+	}
+}
+
+// API serves the HTTP endpoints of one node.
+type API struct {
+	cfg       Config
+	log       *slog.Logger
+	creds     *credCache
+	dummyHash string
+	mux       *http.ServeMux
+}
+
+// New builds the API. It starts no goroutines.
+func New(cfg Config) (*API, error) {
+	cfg.withDefaults()
+	if cfg.Backend == nil {
+		return nil, errors.New("api: config needs a Backend")
+	}
+	dummy, err := authz.HashPassword("authzd-dummy-password", cfg.Settings.BcryptRounds)
+	if err != nil {
+		return nil, fmt.Errorf("api: hash dummy password: %w", err)
+	}
+	a := &API{cfg: cfg, log: cfg.Logger, creds: newCredCache(100_000), dummyHash: dummy, mux: http.NewServeMux()}
+	a.routes()
+	return a, nil
+}
+
+// ServeHTTP serves every route of the node.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// FlushCredentials drops cached credentials: all of them, or the named users'.
+func (a *API) FlushCredentials(names ...string) { a.creds.flush(names...) }
+
+// handlerFunc is a handler that returns its error to one adapter.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// request carries what the middleware resolved for a handler.
+type request struct {
+	*http.Request
+	view   *fsm.View
+	caller *Caller
+}
+
+// authed wraps a handler that needs an authenticated caller: it resolves
+// min_revision, rejects requests before initialization, authenticates, and
+// turns returned errors into responses.
+func (a *API) authed(h func(w http.ResponseWriter, r *request) error) http.Handler {
+	return a.plain(func(w http.ResponseWriter, r *http.Request) error {
+		v, err := a.viewFor(r)
+		if err != nil {
+			return err
+		}
+		if !v.Initialized {
+			return authz.StatusMessage(http.StatusInternalServerError, "Security index not initialized")
+		}
+		c, err := a.authenticate(r, v)
+		if err != nil {
+			return err
+		}
+		return h(w, &request{Request: r, view: v, caller: c})
+	})
+}
+
+// plain adapts a handlerFunc: it assigns a request id and writes errors.
+func (a *API) plain(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Request-Id") == "" {
+			r.Header.Set("X-Request-Id", newRequestID())
+		}
+		w.Header().Set("X-Request-Id", requestID(r))
+		if err := h(w, r); err != nil {
+			writeError(w, r, a.log, err)
+		}
+	})
+}
+
+// viewFor returns the state to serve r from, after waiting for min_revision
+// (query parameter or X-Authz-Min-Revision header) when one is given.
+func (a *API) viewFor(r *http.Request) (*fsm.View, error) {
+	s := r.URL.Query().Get("min_revision")
+	if s == "" {
+		s = r.Header.Get("X-Authz-Min-Revision")
+	}
+	if s != "" {
+		rev, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return nil, authz.StatusMessage(http.StatusBadRequest, fmt.Sprintf("min_revision must be a non-negative integer, got '%s'", s))
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RevisionWait)
+		defer cancel()
+		if err := a.cfg.Backend.WaitFor(ctx, rev); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("wait for revision %d: %w", rev, ErrRevisionTimeout)
+			}
+			return nil, fmt.Errorf("wait for revision %d: %w", rev, err)
+		}
+	}
+	return a.cfg.Backend.View(), nil
+}
+
+// readBody reads a request body within the size limit.
+func (a *API) readBody(r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, ErrBodyTooLarge
+	}
+	return b, nil
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func requestID(r *http.Request) string { return r.Header.Get("X-Request-Id") }

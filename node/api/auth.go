@@ -1,0 +1,161 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/fsm"
+	"github.com/authzd/authzd/transport"
+)
+
+// Caller is the authenticated subject of a request.
+type Caller struct {
+	// Name is the user name (for a certificate-only super admin, the certificate DN).
+	Name string
+	// Subject is what authz needs to map roles and decide.
+	Subject authz.Subject
+	// Roles are the mapped security roles, sorted.
+	Roles []string
+	// Internal is true when Name is an internal user; User is then its entry.
+	Internal bool
+	User     authz.InternalUser
+	// CertDN is the verified client certificate's DN, if one was presented.
+	CertDN string
+	// SuperAdmin is true when CertDN is listed in plugins.security.authcz.admin_dn (R-EVAL-2).
+	SuperAdmin bool
+}
+
+// credCache remembers passwords that bcrypt already verified, so a request does
+// not pay bcrypt twice. An entry holds an HMAC of the password under a per-process
+// random key (never the password) and the bcrypt hash it was verified against: when
+// the user's stored hash changes, the entry no longer matches and is dropped.
+type credCache struct {
+	key []byte
+	mu  sync.Mutex
+	m   map[string]credEntry
+	max int
+}
+
+type credEntry struct {
+	mac  [32]byte
+	hash string
+}
+
+func newCredCache(max int) *credCache {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
+	return &credCache{key: key, m: map[string]credEntry{}, max: max}
+}
+
+func (c *credCache) mac(user, password string) [32]byte {
+	h := hmac.New(sha256.New, c.key)
+	h.Write([]byte(user))
+	h.Write([]byte{0})
+	h.Write([]byte(password))
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// verify reports whether password is right for the user whose stored hash is hash,
+// from the cache when it can and with bcrypt otherwise.
+func (c *credCache) verify(user, password, hash string) bool {
+	mac := c.mac(user, password)
+	c.mu.Lock()
+	e, ok := c.m[user]
+	c.mu.Unlock()
+	if ok && e.hash == hash && hmac.Equal(e.mac[:], mac[:]) {
+		return true
+	}
+	if !authz.VerifyPassword(hash, password) {
+		return false
+	}
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m) // bounded memory; the next requests pay bcrypt once more
+	}
+	c.m[user] = credEntry{mac: mac, hash: hash}
+	c.mu.Unlock()
+	return true
+}
+
+// flush drops every entry, or only the named users' entries when names are given.
+func (c *credCache) flush(names ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(names) == 0 {
+		clear(c.m)
+		return
+	}
+	for _, n := range names {
+		delete(c.m, n)
+	}
+}
+
+// len returns the number of cached credentials.
+func (c *credCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// authenticate resolves the caller from the client certificate and basic auth.
+// It returns ErrUnauthenticated when neither identifies a caller.
+func (a *API) authenticate(r *http.Request, v *fsm.View) (*Caller, error) {
+	c := &Caller{}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+		c.CertDN = transport.DN(r.TLS.VerifiedChains[0][0])
+		c.SuperAdmin = slices.Contains(a.cfg.Settings.AdminDN, c.CertDN)
+	}
+	user, password, hasBasic := r.BasicAuth()
+	switch {
+	case hasBasic:
+		u, ok := v.Config.InternalUsers[user]
+		hash := u.Hash
+		if !ok || hash == "" {
+			hash = a.dummyHash
+		}
+		if !a.creds.verify(user, password, hash) || !ok || u.Hash == "" {
+			return nil, ErrUnauthenticated
+		}
+		c.Name, c.Internal, c.User = user, true, u
+		c.Subject = subjectOf(user, u)
+	case c.SuperAdmin:
+		c.Name = c.CertDN
+		c.Subject = authz.Subject{Name: c.CertDN}
+	default:
+		return nil, ErrUnauthenticated
+	}
+	c.Subject.RemoteIP = remoteIP(r)
+	c.Subject.RequestedTenant = r.Header.Get("securitytenant")
+	c.Roles = v.Eval.MappedRoles(&c.Subject)
+	return c, nil
+}
+
+// subjectOf builds the subject of an internal user (R-MAP-1, R-PAT-6).
+func subjectOf(name string, u authz.InternalUser) authz.Subject {
+	attrs := make(map[string]string, len(u.Attributes))
+	for k, val := range u.Attributes {
+		attrs["attr.internal."+k] = val
+	}
+	return authz.Subject{
+		Name:          name,
+		BackendRoles:  u.BackendRoles,
+		SecurityRoles: u.SecurityRoles,
+		Attributes:    attrs,
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/authzd/authzd/authz"
+)
+
+// ErrNotLeader is returned by Proposer.ApplyLocal on a node that is not the leader.
+var ErrNotLeader = errors.New("not the leader")
+
+// health serves GET|POST /health (R-INFO-1): no authentication. In strict mode
+// (the default) the node is DOWN until its configuration is initialized and while
+// it knows no leader.
+func (a *API) health(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return methodNotAllowed(w, r, "GET", "POST")
+	}
+	mode := r.URL.Query().Get("mode")
+	if mode == "" {
+		mode = "strict"
+	}
+	st := a.cfg.Backend.Status()
+	v := a.cfg.Backend.View()
+	var down string
+	switch {
+	case !v.Initialized:
+		down = "Not initialized"
+	case st.LeaderID == "":
+		down = "No leader"
+	}
+	if mode == "strict" && down != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": down, "mode": mode, "status": "DOWN"})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"message": nil, "mode": mode, "status": "UP"})
+	return nil
+}
+
+// authinfo serves GET|POST /authinfo (R-INFO-2).
+func (a *API) authinfo(w http.ResponseWriter, r *request) error {
+	c := r.caller
+	peerCerts := "0"
+	if r.TLS != nil {
+		peerCerts = fmt.Sprint(len(r.TLS.PeerCertificates))
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user":                   authz.UserString(&c.Subject),
+		"user_name":              c.Name,
+		"user_requested_tenant":  requestedTenant(c),
+		"remote_address":         r.RemoteAddr,
+		"backend_roles":          sorted(c.Subject.BackendRoles),
+		"custom_attribute_names": attributeNames(c),
+		"roles":                  sorted(c.Roles),
+		"tenants":                r.view.Eval.Tenants(&c.Subject, c.Roles),
+		"principal":              nil,
+		"peer_certificates":      peerCerts,
+		"sso_logout_url":         nil,
+	})
+	return nil
+}
+
+// cache serves /api/cache (R-API-34): DELETE drops the credential cache.
+func (a *API) cache(w http.ResponseWriter, r *request) error {
+	switch r.Method {
+	case http.MethodDelete:
+		a.creds.flush()
+		status(w, http.StatusOK, "Cache flushed successfully.")
+		return nil
+	case http.MethodGet, http.MethodPut, http.MethodPost:
+		return authz.StatusMessage(http.StatusNotImplemented, fmt.Sprintf("Method %s not supported for this action.", r.Method))
+	}
+	return methodNotAllowed(w, r.Request, "DELETE")
+}
+
+// clusterStatus serves GET /_plugins/_authz/cluster.
+func (a *API) clusterStatus(w http.ResponseWriter, r *request) error {
+	if r.Method != http.MethodGet {
+		return methodNotAllowed(w, r.Request, "GET")
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, a.cfg.Backend.Status())
+	return nil
+}
+
+// internalPropose serves writes forwarded by followers. Only nodes of the cluster
+// may call it: the client certificate must be verified by the cluster CA and carry
+// OU=node.
+func (a *API) internalPropose(w http.ResponseWriter, r *http.Request) error {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !slices.Contains(r.TLS.VerifiedChains[0][0].Subject.OrganizationalUnit, "node") {
+		return authz.StatusMessage(http.StatusForbidden, "Only cluster nodes may forward writes")
+	}
+	data, err := a.readBody(r, a.cfg.MaxInternalBodyBytes)
+	if err != nil {
+		return err
+	}
+	res, err := a.cfg.Backend.ApplyLocal(r.Context(), data)
+	if errors.Is(err, ErrNotLeader) {
+		status(w, http.StatusMisdirectedRequest, "not the leader")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	b, err := msgpack.Marshal(res)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/msgpack")
+	_, _ = w.Write(b)
+	return nil
+}

@@ -1,0 +1,198 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authzd/authzd/node"
+	"github.com/authzd/authzd/node/nodetest"
+)
+
+func revisionOf(t *testing.T, r nodetest.Response) string {
+	t.Helper()
+	rev := r.Header.Get("X-Authz-Revision")
+	if _, err := strconv.ParseUint(rev, 10, 64); err != nil {
+		t.Fatalf("X-Authz-Revision = %q in %s", rev, r)
+	}
+	return rev
+}
+
+// hashesEqual waits until every running node has applied the same revision and
+// has the same state hash.
+func hashesEqual(t *testing.T, c *nodetest.Cluster) {
+	t.Helper()
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		var rev uint64
+		var hash string
+		for i, n := range c.Nodes {
+			if n == nil {
+				continue
+			}
+			v := n.Machine().View()
+			if i == 0 || hash == "" {
+				rev, hash = v.Rev, v.Hash()
+				continue
+			}
+			if v.Rev != rev || v.Hash() != hash {
+				return fmt.Errorf("node %s at rev %d hash %s, other at rev %d hash %s", n.ID(), v.Rev, v.Hash()[:8], rev, hash[:8])
+			}
+		}
+		return nil
+	})
+}
+
+func TestWriteOnOneNodeReadOnAnother(t *testing.T) {
+	c := nodetest.Start(t)
+	put := c.Admin(0, http.MethodPut, "/_plugins/_security/api/roles/logs_reader",
+		`{"cluster_permissions":["cluster_composite_ops_ro"],"index_permissions":[{"index_patterns":["logs-*"],"allowed_actions":["read"]}]}`)
+	if put.Status != http.StatusCreated || string(put.Body) != `{"status":"CREATED","message":"'logs_reader' created."}` {
+		t.Fatalf("PUT = %s", put)
+	}
+	rev := revisionOf(t, put)
+	for i := range c.Nodes {
+		got := c.Admin(i, http.MethodGet, "/_plugins/_security/api/roles/logs_reader?min_revision="+rev, "")
+		if got.Status != http.StatusOK {
+			t.Fatalf("node %d GET = %s", i, got)
+		}
+		want := `{"logs_reader":{"reserved":false,"hidden":false,"cluster_permissions":["cluster_composite_ops_ro"],"index_permissions":[{"index_patterns":["logs-*"],"fls":[],"masked_fields":[],"allowed_actions":["read"]}],"tenant_permissions":[],"static":false}}`
+		if string(got.Body) != want {
+			t.Errorf("node %d GET =\n%s\nwant\n%s", i, got.Body, want)
+		}
+	}
+	// The legacy prefix serves the same resource, and the header form of min_revision works.
+	legacy := c.Admin(2, http.MethodGet, "/_opendistro/_security/api/roles/logs_reader", "")
+	if legacy.Status != http.StatusOK {
+		t.Fatalf("legacy GET = %s", legacy)
+	}
+	hashesEqual(t, c)
+}
+
+func TestMinRevisionWaitIsBounded(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodes(1))
+	start := time.Now()
+	r := c.Admin(0, http.MethodGet, "/_plugins/_security/api/roles?min_revision=999999", "")
+	if r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("GET with unreachable min_revision = %s", r)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Fatalf("wait not bounded: %s", time.Since(start))
+	}
+	if r := c.Admin(0, http.MethodGet, "/_plugins/_security/api/roles?min_revision=abc", ""); r.Status != http.StatusBadRequest {
+		t.Fatalf("bad min_revision = %s", r)
+	}
+}
+
+func TestLeaderLossAndCatchUp(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodeConfig(func(cfg *node.Config) {
+		cfg.SnapshotThreshold = 20
+		cfg.TrailingLogs = 5
+	}))
+	leader := c.Leader()
+	c.Stop(leader)
+	var survivors []int
+	for i := range c.Nodes {
+		if i != leader {
+			survivors = append(survivors, i)
+		}
+	}
+	nodetest.Eventually(t, 15*time.Second, func() error {
+		if c.Leader() < 0 {
+			return fmt.Errorf("no new leader")
+		}
+		return nil
+	})
+	// Enough writes through both survivors to force snapshots and log compaction,
+	// so the restarted node must catch up from a snapshot.
+	for k := 0; k < 60; k++ {
+		i := survivors[k%2]
+		r := c.Admin(i, http.MethodPut, fmt.Sprintf("/_plugins/_security/api/tenants/t%d", k), `{"description":"tenant"}`)
+		if r.Status != http.StatusCreated {
+			t.Fatalf("write %d via node %d: %s", k, i, r)
+		}
+	}
+	for _, i := range survivors {
+		if err := c.Nodes[i].Raft().Snapshot().Error(); err != nil {
+			t.Logf("snapshot on node %d: %v", i, err)
+		}
+	}
+	c.Restart(leader)
+	hashesEqual(t, c)
+	r := c.Admin(leader, http.MethodGet, "/_plugins/_security/api/tenants/t59", "")
+	if r.Status != http.StatusOK {
+		t.Fatalf("restarted node misses the last write: %s", r)
+	}
+}
+
+func TestConcurrentPatchesAllSurvive(t *testing.T) {
+	c := nodetest.Start(t)
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for k := 0; k < n; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			body := fmt.Sprintf(`[{"op":"add","path":"/p%d","value":{"description":"patched %d"}}]`, k, k)
+			r := c.Admin(k%3, http.MethodPatch, "/_plugins/_security/api/tenants", body)
+			if r.Status != http.StatusOK {
+				errs <- r.String()
+			}
+		}(k)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Errorf("patch failed: %s", e)
+	}
+	hashesEqual(t, c)
+	r := c.Admin(2, http.MethodGet, "/_plugins/_security/api/tenants", "")
+	var got map[string]any
+	if err := json.Unmarshal(r.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < n; k++ {
+		if _, ok := got[fmt.Sprintf("p%d", k)]; !ok {
+			t.Errorf("tenant p%d lost", k)
+		}
+	}
+}
+
+func TestConflictingWritesOneWins(t *testing.T) {
+	c := nodetest.Start(t)
+	if r := c.Admin(0, http.MethodPut, "/_plugins/_security/api/tenants/contested", `{"description":"x"}`); r.Status != http.StatusCreated {
+		t.Fatalf("setup: %s", r)
+	}
+	var wg sync.WaitGroup
+	results := make([]nodetest.Response, 2)
+	for k := range results {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			results[k] = c.Admin(k+1, http.MethodPatch, "/_plugins/_security/api/tenants", `[{"op":"remove","path":"/contested"}]`)
+		}(k)
+	}
+	wg.Wait()
+	ok, bad := 0, 0
+	for _, r := range results {
+		switch r.Status {
+		case http.StatusOK:
+			ok++
+		case http.StatusBadRequest:
+			bad++
+			var body map[string]string
+			if err := json.Unmarshal(r.Body, &body); err != nil || body["status"] != "BAD_REQUEST" || body["message"] == "" {
+				t.Errorf("losing write's body is not a clear error: %s", r)
+			}
+		default:
+			t.Errorf("unexpected response %s", r)
+		}
+	}
+	if ok != 1 || bad != 1 {
+		t.Fatalf("want one success and one error, got %d/%d: %v", ok, bad, results)
+	}
+}

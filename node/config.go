@@ -1,0 +1,118 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/node/api"
+	"github.com/authzd/authzd/transport"
+)
+
+// Config configures one node. Zero values mean the defaults of withDefaults.
+type Config struct {
+	// ID is the node's Raft server id, unique in the cluster.
+	ID string
+	// DataDir holds raft.db (log and stable store) and snapshots.
+	DataDir string
+	// HTTPAddr is the HTTPS listen address; "127.0.0.1:0" picks a port.
+	HTTPAddr string
+	// RaftAddr is the Raft listen address; "127.0.0.1:0" picks a port.
+	RaftAddr string
+	// TLS is the node's certificate material (cluster CA, node certificate).
+	TLS *transport.TLSMaterial
+	// Links, if set, lets tests cut this node's links to peers (Raft and forwarding).
+	Links *transport.Links
+	// Bootstrap returns the first configuration of a new cluster (authz.Bootstrap
+	// or authz.Demo with the initial admin hash). Called at most once, on the
+	// leader of a cluster whose configuration is not initialized.
+	Bootstrap func() (*authz.Config, error)
+	// Settings are the decision-relevant node settings.
+	Settings authz.Settings
+	// API holds the REST API settings.
+	API api.Settings
+	// Logger receives structured logs; nil discards.
+	Logger *slog.Logger
+
+	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune Raft;
+	// defaults 1s, 1s, 500ms.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is the number of log entries between snapshots; default 8192.
+	SnapshotThreshold uint64
+	// TrailingLogs is how many entries stay in the log after a snapshot; default 10240.
+	TrailingLogs uint64
+	// WriteTimeout bounds one write including forwarding and the wait for a leader; default 10s.
+	WriteTimeout time.Duration
+	// LeaderWait bounds how long a write waits for a leader to be known; default 5s.
+	LeaderWait time.Duration
+	// ShutdownTimeout bounds the HTTP drain at Close; default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Peer is one member of the initial cluster.
+type Peer struct {
+	ID       string
+	RaftAddr string
+	HTTPAddr string
+}
+
+func (c *Config) withDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HeartbeatTimeout == 0 {
+		c.HeartbeatTimeout = time.Second
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if c.LeaderLeaseTimeout == 0 {
+		c.LeaderLeaseTimeout = 500 * time.Millisecond
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.LeaderWait == 0 {
+		c.LeaderWait = 5 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+}
+
+// Validate returns every problem of the configuration at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.ID == "" {
+		errs = append(errs, errors.New("node id is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if c.HTTPAddr == "" {
+		errs = append(errs, errors.New("http address is required"))
+	}
+	if c.RaftAddr == "" {
+		errs = append(errs, errors.New("raft address is required"))
+	}
+	if c.TLS == nil {
+		errs = append(errs, errors.New("TLS material is required"))
+	}
+	if c.Bootstrap == nil {
+		errs = append(errs, errors.New("bootstrap configuration is required"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid node config: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/authzd/authzd/events"
+	"github.com/authzd/authzd/fsm"
+	"github.com/authzd/authzd/node/api"
+	"github.com/authzd/authzd/transport"
+)
+
+// Node is one member of an authzd cluster.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	machine *fsm.Machine
+	api     *api.API
+	trans   *transport.RaftTransport
+	httpLn  net.Listener
+	srv     *http.Server
+	client  *http.Client
+
+	raft  *raft.Raft
+	store *raftboltdb.BoltStore
+
+	peersMu sync.RWMutex
+	peers   map[string]Peer
+
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// New validates cfg, binds the HTTP and Raft listeners and builds the node. It
+// starts no goroutines; call Start.
+func New(cfg Config) (*Node, error) {
+	cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node_id", cfg.ID), peers: map[string]Peer{}, stop: make(chan struct{})}
+	m, err := fsm.New(fsm.Config{Settings: cfg.Settings, Logger: n.log})
+	if err != nil {
+		return nil, err
+	}
+	n.machine = m
+	n.api, err = api.New(api.Config{Backend: n, Settings: cfg.API, Logger: n.log, WriteTimeout: cfg.WriteTimeout})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTPAddr, err)
+	}
+	n.httpLn = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
+	n.trans, err = transport.NewRaftTransport(transport.RaftConfig{
+		BindAddr: cfg.RaftAddr, TLS: cfg.TLS, Links: cfg.Links, Logger: n.log,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("raft transport: %w", err)
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dial := dialer.DialContext
+	if cfg.Links != nil {
+		dial = cfg.Links.DialContext(dialer)
+	}
+	n.client = &http.Client{
+		Timeout: cfg.WriteTimeout,
+		Transport: &http.Transport{
+			TLSClientConfig:     cfg.TLS.ClientConfig(),
+			DialContext:         dial,
+			TLSHandshakeTimeout: 5 * time.Second,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+	n.srv = &http.Server{
+		Handler:           n.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	return n, nil
+}
+
+// HTTPAddr is the bound HTTPS address.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// RaftAddr is the bound Raft address.
+func (n *Node) RaftAddr() string { return string(n.trans.Addr()) }
+
+// ID is the node id.
+func (n *Node) ID() string { return n.cfg.ID }
+
+// Machine is the node's state machine (for tests and the decision path).
+func (n *Node) Machine() *fsm.Machine { return n.machine }
+
+// API is the node's HTTP handler.
+func (n *Node) API() *api.API { return n.api }
+
+// Start opens the Raft stores, bootstraps a new cluster from peers (which must
+// include this node) when the data dir holds no state, and starts serving.
+func (n *Node) Start(peers []Peer) error {
+	n.setPeers(peers)
+	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("open raft store: %w", err)
+	}
+	n.store = store
+	hlog := transport.HCLog(n.log.With("component", "raft"))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("open snapshot store: %w", err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.ID)
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.Logger = hlog
+	has, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return fmt.Errorf("check raft state: %w", err)
+	}
+	if !has {
+		var servers []raft.Server
+		for _, p := range peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter})
+		}
+		if err := raft.BootstrapCluster(rc, store, store, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+			return fmt.Errorf("bootstrap raft: %w", err)
+		}
+		n.log.Info("bootstrapped new raft cluster", "peers", len(peers))
+	}
+	r, err := raft.NewRaft(rc, n.machine, store, store, snaps, n.trans)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	n.raft = r
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.srv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.initializeConfig()
+	}()
+	n.log.Info("node started", "http", n.HTTPAddr(), "raft", n.RaftAddr())
+	return nil
+}
+
+// initializeConfig proposes the bootstrap configuration once this node leads a
+// cluster whose configuration is not initialized. The event is marked Bootstrap,
+// so a duplicate from a racing leader is a no-op in the FSM.
+func (n *Node) initializeConfig() {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		}
+		if n.machine.View().Initialized {
+			return
+		}
+		if n.raft.State() != raft.Leader {
+			continue
+		}
+		// Apply everything already in the log before deciding.
+		if err := n.raft.Barrier(n.cfg.WriteTimeout).Error(); err != nil || n.machine.View().Initialized {
+			continue
+		}
+		cfg, err := n.cfg.Bootstrap()
+		if err != nil {
+			n.log.Error("build bootstrap configuration", "err", err)
+			return
+		}
+		data, err := events.Encode(events.ConfigReplace, events.Meta{Actor: "authzd", At: time.Now().UnixMilli(), RequestID: "bootstrap"},
+			events.Replace{Docs: fsm.ReplaceDocs(cfg), Bootstrap: true})
+		if err != nil {
+			n.log.Error("encode bootstrap event", "err", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.WriteTimeout)
+		res, err := n.ApplyLocal(ctx, data)
+		cancel()
+		if err != nil {
+			n.log.Warn("bootstrap configuration not committed, will retry", "err", err)
+			continue
+		}
+		n.log.Info("configuration initialized", "revision", res.Rev)
+	}
+}
+
+// View is the current state (api.StateSource).
+func (n *Node) View() *fsm.View { return n.machine.View() }
+
+// WaitFor waits until rev is applied (api.StateSource).
+func (n *Node) WaitFor(ctx context.Context, rev uint64) error { return n.machine.WaitFor(ctx, rev) }
+
+// Close stops the node: HTTP drained first, then Raft shut down and the stores closed.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	close(n.stop)
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := n.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown http: %w", err))
+	}
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown raft: %w", err))
+		}
+	}
+	n.wg.Wait()
+	if err := n.trans.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close raft transport: %w", err))
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close raft store: %w", err))
+		}
+	}
+	n.client.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+func (n *Node) setPeers(peers []Peer) {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	for _, p := range peers {
+		n.peers[p.ID] = p
+	}
+}
+
+func (n *Node) peer(id string) (Peer, bool) {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	p, ok := n.peers[id]
+	return p, ok
+}
+
+// Status reports this node's view of the cluster (api.ClusterInfo).
+func (n *Node) Status() api.ClusterStatus {
+	v := n.machine.View()
+	st := api.ClusterStatus{NodeID: n.cfg.ID, Revision: v.Rev, StateHash: v.Hash(), Peers: []api.Peer{}}
+	if n.raft == nil {
+		st.State = "Starting"
+		return st
+	}
+	st.State = n.raft.State().String()
+	addr, id := n.raft.LeaderWithID()
+	st.Leader, st.LeaderID = string(addr), string(id)
+	st.CommitIdx = n.raft.CommitIndex()
+	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			p, _ := n.peer(string(s.ID))
+			st.Peers = append(st.Peers, api.Peer{ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: p.HTTPAddr, Suffrage: s.Suffrage.String()})
+		}
+	}
+	return st
+}
+
+// IsLeader reports whether this node is the Raft leader.
+func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }
+
+// Raft exposes the raft instance to tests in this module (leadership transfer, stats).
+func (n *Node) Raft() *raft.Raft { return n.raft }

@@ -1,0 +1,339 @@
+// Package nodetest starts real authzd nodes (Raft, bolt stores, TLS, HTTPS) in the
+// test process on 127.0.0.1 ports chosen by the OS, like net/http/httptest does
+// for one server. It is imported only by tests.
+package nodetest
+
+import (
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/node"
+	"github.com/authzd/authzd/node/api"
+	"github.com/authzd/authzd/transport"
+)
+
+// AdminPassword is the initial admin password of test clusters.
+const AdminPassword = "Test-Admin-Passw0rd!x"
+
+type options struct {
+	nodes    int
+	settings map[string]any
+	demo     bool
+	tune     func(*node.Config)
+}
+
+// Option changes how Start builds the cluster.
+type Option func(*options)
+
+// WithNodes sets the number of nodes (default 3).
+func WithNodes(n int) Option { return func(o *options) { o.nodes = n } }
+
+// WithSettings adds flat opensearch.yml-style settings.
+func WithSettings(s map[string]any) Option {
+	return func(o *options) {
+		for k, v := range s {
+			o.settings[k] = v
+		}
+	}
+}
+
+// WithDemo bootstraps with the whole demo configuration instead of the production one.
+func WithDemo() Option { return func(o *options) { o.demo = true } }
+
+// WithNodeConfig lets a test adjust every node's Config before it is built.
+func WithNodeConfig(f func(*node.Config)) Option { return func(o *options) { o.tune = f } }
+
+// Cluster is a running test cluster.
+type Cluster struct {
+	t        testing.TB
+	opts     options
+	PKI      *transport.PKI
+	Peers    []node.Peer
+	Nodes    []*node.Node // nil entries are stopped nodes
+	Links    []*transport.Links
+	dirs     []string
+	tls      []*transport.TLSMaterial
+	settings authz.Settings
+	api      api.Settings
+	// Client talks HTTPS to the nodes, trusting the cluster CA.
+	Client *http.Client
+	// AdminClient presents the super admin certificate.
+	AdminClient *http.Client
+}
+
+// Start builds and starts a cluster, waits until a leader exists and every node
+// has applied the bootstrap configuration, and stops it in t.Cleanup.
+func Start(t testing.TB, opts ...Option) *Cluster {
+	t.Helper()
+	o := options{nodes: 3, settings: map[string]any{
+		"plugins.security.authcz.admin_dn":                []any{"CN=kirk,OU=client,O=client,L=test,C=de"},
+		"plugins.security.password.hashing.bcrypt.rounds": 4,
+	}}
+	for _, f := range opts {
+		f(&o)
+	}
+	root := t.TempDir()
+	ids := make([]string, o.nodes)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("n%d", i+1)
+	}
+	pki, err := transport.EnsureDevPKI(filepath.Join(root, "certs"), ids)
+	if err != nil {
+		t.Fatalf("pki: %v", err)
+	}
+	s, err := authz.ParseSettings(o.settings)
+	if err != nil {
+		t.Fatalf("settings: %v", err)
+	}
+	c := &Cluster{t: t, opts: o, PKI: pki, settings: s, api: apiSettings(o.settings, s)}
+	c.Client = c.httpClient(nil)
+	admin, err := tls.LoadX509KeyPair(pki.AdminCertFile(), pki.AdminKeyFile())
+	if err != nil {
+		t.Fatalf("admin cert: %v", err)
+	}
+	c.AdminClient = c.httpClient(&admin)
+	for i, id := range ids {
+		tm, err := transport.LoadTLS(pki.CAFile, pki.NodeCertFile(id), pki.NodeKeyFile(id))
+		if err != nil {
+			t.Fatalf("tls: %v", err)
+		}
+		c.tls = append(c.tls, tm)
+		c.Links = append(c.Links, &transport.Links{})
+		c.dirs = append(c.dirs, filepath.Join(root, id))
+		n := c.build(i, id, "127.0.0.1:0", "127.0.0.1:0")
+		c.Nodes = append(c.Nodes, n)
+		c.Peers = append(c.Peers, node.Peer{ID: id, RaftAddr: n.RaftAddr(), HTTPAddr: n.HTTPAddr()})
+	}
+	t.Cleanup(c.Close)
+	for _, n := range c.Nodes {
+		if err := n.Start(c.Peers); err != nil {
+			t.Fatalf("start %s: %v", n.ID(), err)
+		}
+	}
+	c.WaitReady()
+	return c
+}
+
+func apiSettings(flat map[string]any, s authz.Settings) api.Settings {
+	as := api.Settings{AdminDN: s.AdminDN}
+	if r, ok := flat["plugins.security.password.hashing.bcrypt.rounds"].(int); ok {
+		as.BcryptRounds = r
+	}
+	if v, ok := flat["plugins.security.restapi.roles_enabled"].([]any); ok {
+		as.RolesEnabled = []string{}
+		for _, e := range v {
+			as.RolesEnabled = append(as.RolesEnabled, fmt.Sprint(e))
+		}
+	}
+	return as
+}
+
+func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
+	c.t.Helper()
+	cfg := node.Config{
+		ID: id, DataDir: c.dirs[i], HTTPAddr: httpAddr, RaftAddr: raftAddr, TLS: c.tls[i], Links: c.Links[i],
+		Settings: c.settings, API: c.api,
+		Logger:           slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond,
+		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second,
+		Bootstrap: func() (*authz.Config, error) {
+			hash, err := authz.HashPassword(AdminPassword, 4)
+			if err != nil {
+				return nil, err
+			}
+			if c.opts.demo {
+				return authz.Demo(hash), nil
+			}
+			return authz.Bootstrap(hash), nil
+		},
+	}
+	if c.opts.tune != nil {
+		c.opts.tune(&cfg)
+	}
+	n, err := node.New(cfg)
+	if err != nil {
+		c.t.Fatalf("new node %s: %v", id, err)
+	}
+	return n
+}
+
+// WaitReady waits until some node leads and every running node is initialized.
+func (c *Cluster) WaitReady() {
+	c.t.Helper()
+	Eventually(c.t, 20*time.Second, func() error {
+		if c.Leader() < 0 {
+			return fmt.Errorf("no leader")
+		}
+		for _, n := range c.Nodes {
+			if n != nil && !n.Machine().View().Initialized {
+				return fmt.Errorf("%s not initialized", n.ID())
+			}
+		}
+		return nil
+	})
+}
+
+// Leader returns the index of the node that is leader, or -1.
+func (c *Cluster) Leader() int {
+	for i, n := range c.Nodes {
+		if n != nil && n.IsLeader() {
+			return i
+		}
+	}
+	return -1
+}
+
+// Stop closes node i (its data stays).
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	if c.Nodes[i] == nil {
+		return
+	}
+	if err := c.Nodes[i].Close(); err != nil {
+		c.t.Errorf("close %s: %v", c.Nodes[i].ID(), err)
+	}
+	c.Nodes[i] = nil
+}
+
+// Restart starts node i again on its old addresses and data.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.Stop(i)
+	n := c.build(i, c.Peers[i].ID, c.Peers[i].HTTPAddr, c.Peers[i].RaftAddr)
+	if err := n.Start(c.Peers); err != nil {
+		c.t.Fatalf("restart %s: %v", n.ID(), err)
+	}
+	c.Nodes[i] = n
+}
+
+// Isolate cuts every link between node i and the others (Raft and forwarding).
+func (c *Cluster) Isolate(i int) {
+	for j := range c.Peers {
+		if j == i {
+			continue
+		}
+		for _, a := range []string{c.Peers[j].RaftAddr, c.Peers[j].HTTPAddr} {
+			c.Links[i].Block(a)
+		}
+		for _, a := range []string{c.Peers[i].RaftAddr, c.Peers[i].HTTPAddr} {
+			c.Links[j].Block(a)
+		}
+	}
+}
+
+// Heal restores every link.
+func (c *Cluster) Heal() {
+	for _, l := range c.Links {
+		l.UnblockAll()
+	}
+}
+
+// Close stops every node.
+func (c *Cluster) Close() {
+	for i := range c.Nodes {
+		c.Stop(i)
+	}
+	c.Client.CloseIdleConnections()
+	c.AdminClient.CloseIdleConnections()
+}
+
+func (c *Cluster) httpClient(cert *tls.Certificate) *http.Client {
+	cfg := c.tlsFor()
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 64}}
+}
+
+func (c *Cluster) tlsFor() *tls.Config {
+	tm, err := transport.LoadTLS(c.PKI.CAFile, c.PKI.AdminCertFile(), c.PKI.AdminKeyFile())
+	if err != nil {
+		c.t.Fatalf("load CA: %v", err)
+	}
+	cfg := tm.ClientConfig()
+	cfg.Certificates = nil
+	return cfg
+}
+
+// Response is a finished HTTP exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r Response) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// Do sends a request to node i with basic auth as user:password (no auth when
+// user is empty) and returns the response.
+func (c *Cluster) Do(i int, method, path, user, password, body string) Response {
+	c.t.Helper()
+	return c.DoWith(c.Client, i, method, path, user, password, body)
+}
+
+// DoWith is Do with a given client (e.g. AdminClient).
+func (c *Cluster) DoWith(client *http.Client, i int, method, path, user, password, body string) Response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "https://"+c.Peers[i].HTTPAddr+path, rd)
+	if err != nil {
+		c.t.Fatalf("request: %v", err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s on node %d: %v", method, path, i, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: bytes.TrimSpace(b)}
+}
+
+// Admin sends a request as the initial admin user.
+func (c *Cluster) Admin(i int, method, path, body string) Response {
+	c.t.Helper()
+	return c.Do(i, method, path, "admin", AdminPassword, body)
+}
+
+// Eventually calls f until it returns nil or d passes, then fails with the last error.
+func Eventually(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type testWriter struct {
+	t  testing.TB
+	id string
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s: %s", w.id, bytes.TrimSpace(p))
+	return len(p), nil
+}

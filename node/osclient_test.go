@@ -1,0 +1,234 @@
+package node_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/opensearch-project/opensearch-go/v4"
+	"github.com/opensearch-project/opensearch-go/v4/plugins/security"
+
+	"github.com/authzd/authzd/node/nodetest"
+)
+
+// newOSClient returns the official Go client's security plugin client for node i.
+func newOSClient(t *testing.T, c *nodetest.Cluster, i int, user, password string) *security.Client {
+	t.Helper()
+	tr := c.Client.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+	tr.TLSClientConfig.MinVersion = tls.VersionTLS12
+	sc, err := security.NewClient(security.Config{Client: opensearch.Config{
+		Addresses: []string{"https://" + c.Peers[i].HTTPAddr},
+		Username:  user, Password: password, Transport: tr,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func must[T any](t *testing.T, what string, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// TestOfficialClient drives every collection, account, health and cache through
+// the official opensearch-go security client, spreading calls over the nodes.
+func TestOfficialClient(t *testing.T) {
+	c := nodetest.Start(t)
+	ctx := context.Background()
+	cl := []*security.Client{
+		newOSClient(t, c, 0, "admin", nodetest.AdminPassword),
+		newOSClient(t, c, 1, "admin", nodetest.AdminPassword),
+		newOSClient(t, c, 2, "admin", nodetest.AdminPassword),
+	}
+	desc := "d"
+	typ := "index"
+
+	// Tenants.
+	must(t, "tenant put", cl[0].Tenants.Put(ctx, security.TenantsPutReq{Tenant: "hr", Body: security.TenantsPutBody{Description: "HR"}}))
+	must(t, "tenant patch", cl[1].Tenants.Patch(ctx, security.TenantsPatchReq{Tenant: "hr", Body: security.TenantsPatchBody{{OP: "replace", Path: "/description", Value: "Human resources"}}}))
+	must(t, "tenants patch", cl[2].Tenants.Patch(ctx, security.TenantsPatchReq{Body: security.TenantsPatchBody{{OP: "add", Path: "/ops", Value: map[string]string{"description": "Ops"}}}}))
+	tg := must(t, "tenant get", cl[1].Tenants.Get(ctx, &security.TenantsGetReq{Tenant: "hr", Header: minRev(c)}))
+	if tg.Tenants["hr"].Description != "Human resources" {
+		t.Errorf("tenant = %+v", tg.Tenants)
+	}
+	all := must(t, "tenants get", cl[2].Tenants.Get(ctx, &security.TenantsGetReq{Header: minRev(c)}))
+	if _, ok := all.Tenants["global_tenant"]; !ok || !all.Tenants["global_tenant"].Statis {
+		t.Errorf("static global_tenant missing: %+v", all.Tenants)
+	}
+
+	// Action groups.
+	must(t, "ag put", cl[0].ActionGroups.Put(ctx, security.ActionGroupsPutReq{ActionGroup: "my-ag", Body: security.ActionGroupsPutBody{AllowedActions: []string{"indices:data/read*"}, Type: &typ, Description: &desc}}))
+	must(t, "ag patch", cl[1].ActionGroups.Patch(ctx, security.ActionGroupsPatchReq{ActionGroup: "my-ag", Body: security.ActionGroupsPatchBody{{OP: "add", Path: "/allowed_actions/-", Value: "indices:monitor/*"}}}))
+	ag := must(t, "ag get", cl[2].ActionGroups.Get(ctx, &security.ActionGroupsGetReq{ActionGroup: "my-ag", Header: minRev(c)}))
+	if got := ag.Groups["my-ag"].AllowedActions; len(got) != 2 {
+		t.Errorf("action group = %+v", ag.Groups)
+	}
+
+	// Roles.
+	must(t, "role put", cl[0].Roles.Put(ctx, security.RolesPutReq{Role: "reader", Body: security.RolesPutBody{
+		ClusterPermissions: []string{"cluster_composite_ops_ro"},
+		IndexPermissions:   []security.RolesIndexPermission{{IndexPatterns: []string{"logs-*"}, AllowedActions: []string{"my-ag"}, FLS: []string{"~secret"}}},
+		TenantPermissions:  []security.RolesTenantPermission{{TenantPatterns: []string{"hr"}, AllowedActions: []string{"kibana_all_read"}}},
+	}}))
+	must(t, "role patch", cl[1].Roles.Patch(ctx, security.RolesPatchReq{Role: "reader", Body: security.RolesPatchBody{{OP: "replace", Path: "/cluster_permissions", Value: []string{"cluster_monitor"}}}}))
+	must(t, "roles patch", cl[2].Roles.Patch(ctx, security.RolesPatchReq{Body: security.RolesPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"index_permissions": []any{map[string]any{"index_patterns": []string{"w-*"}, "allowed_actions": []string{"write"}}}}}}}))
+	rg := must(t, "role get", cl[0].Roles.Get(ctx, &security.RolesGetReq{Role: "reader", Header: minRev(c)}))
+	if rg.Roles["reader"].ClusterPermissions[0] != "cluster_monitor" {
+		t.Errorf("role = %+v", rg.Roles)
+	}
+
+	// Role mappings.
+	must(t, "mapping put", cl[0].RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: "reader", Body: security.RolesMappingPutBody{BackendRoles: []string{"readers"}}}))
+	must(t, "mapping patch", cl[1].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Role: "reader", Body: security.RolesMappingPatchBody{{OP: "add", Path: "/users", Value: []string{"jane"}}}}))
+	must(t, "mappings patch", cl[2].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Body: security.RolesMappingPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"users": []string{"bob"}}}}}))
+	mg := must(t, "mapping get", cl[0].RolesMapping.Get(ctx, &security.RolesMappingGetReq{Role: "reader", Header: minRev(c)}))
+	if u := mg.RolesMapping["reader"].Users; len(u) != 1 || u[0] != "jane" {
+		t.Errorf("mapping = %+v", mg.RolesMapping)
+	}
+
+	// Internal users.
+	must(t, "user put", cl[0].InternalUsers.Put(ctx, security.InternalUsersPutReq{User: "jane", Body: security.InternalUsersPutBody{
+		Password: "Correct-Horse-Battery-9", BackendRoles: []string{"readers"}, Attributes: map[string]string{"dept": "hr"}, Description: "Jane"}}))
+	must(t, "user patch", cl[1].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{User: "jane", Body: security.InternalUsersPatchBody{{OP: "add", Path: "/backend_roles/-", Value: "auditors"}}}))
+	must(t, "users patch", cl[2].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{Body: security.InternalUsersPatchBody{{OP: "add", Path: "/bob", Value: map[string]any{"password": "Another-Str0ng-Passphrase", "backend_roles": []string{"writers"}}}}}))
+	ug := must(t, "user get", cl[0].InternalUsers.Get(ctx, &security.InternalUsersGetReq{User: "jane", Header: minRev(c)}))
+	if u := ug.Users["jane"]; u.Hash != "" || len(u.BackendRoles) != 2 || u.Attributes["dept"] != "hr" {
+		t.Errorf("user = %+v", u)
+	}
+
+	// Account: jane reads hers and changes her password; bob (patched in with a password) can log in.
+	jane := newOSClient(t, c, 2, "jane", "Correct-Horse-Battery-9")
+	acc := must(t, "account get", jane.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+	if acc.UserName != "jane" || !acc.IsInternaluser || len(acc.Roles) == 0 {
+		t.Errorf("account = %+v", acc)
+	}
+	must(t, "account put", jane.Account.Put(ctx, security.AccountPutReq{Body: security.AccountPutBody{CurrentPassword: "Correct-Horse-Battery-9", Password: "Even-Better-Passphrase-7"}}))
+	jane2 := newOSClient(t, c, 0, "jane", "Even-Better-Passphrase-7")
+	must(t, "account get with new password", jane2.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+	bob := newOSClient(t, c, 1, "bob", "Another-Str0ng-Passphrase")
+	must(t, "bob account", bob.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+
+	// Health and cache.
+	h := must(t, "health", cl[1].Health(ctx, nil))
+	if h.Status != "UP" || h.Mode != "strict" {
+		t.Errorf("health = %+v", h)
+	}
+	must(t, "flush cache", cl[2].FlushCache(ctx, nil))
+
+	// Deletes.
+	must(t, "mapping delete", cl[0].RolesMapping.Delete(ctx, security.RolesMappingDeleteReq{Role: "writer"}))
+	must(t, "role delete", cl[1].Roles.Delete(ctx, security.RolesDeleteReq{Role: "writer"}))
+	must(t, "user delete", cl[2].InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: "bob"}))
+	must(t, "ag delete", cl[0].ActionGroups.Delete(ctx, security.ActionGroupsDeleteReq{ActionGroup: "my-ag"}))
+	must(t, "tenant delete", cl[1].Tenants.Delete(ctx, security.TenantsDeleteReq{Tenant: "ops"}))
+	if _, err := cl[2].Tenants.Get(ctx, &security.TenantsGetReq{Tenant: "ops", Header: minRev(c)}); err == nil {
+		t.Errorf("deleted tenant still readable")
+	}
+
+	// Every GET body has only keys the client's structs know.
+	checkShape[security.InternalUsersGetItem](t, c, "/_plugins/_security/api/internalusers")
+	checkShape[security.RolesGetItem](t, c, "/_plugins/_security/api/roles")
+	checkShape[security.RolesMappingGetItem](t, c, "/_plugins/_security/api/rolesmapping")
+	checkShape[security.ActionGroupsGet](t, c, "/_plugins/_security/api/actiongroups")
+	checkShape[security.TenantsGetItem](t, c, "/_plugins/_security/api/tenants")
+	checkObjectShape[security.AccountGetResp](t, c.Admin(0, "GET", "/_plugins/_security/api/account", "").Body)
+	checkObjectShape[security.HealthResp](t, c.Do(0, "GET", "/_plugins/_security/health", "", "", "").Body)
+}
+
+// minRev asks the node to wait for the newest revision any node has applied,
+// so a read on another node sees the previous write (read-your-writes).
+func minRev(c *nodetest.Cluster) http.Header {
+	var rev uint64
+	for _, n := range c.Nodes {
+		if n != nil && n.Machine().View().Rev > rev {
+			rev = n.Machine().View().Rev
+		}
+	}
+	h := http.Header{}
+	h.Set("X-Authz-Min-Revision", fmt.Sprint(rev))
+	return h
+}
+
+// checkShape compares a collection GET body with the client's struct re-marshalled:
+// the body must have no key the struct lacks, and every key it omits must be
+// one whose value is empty (the plugin omits empty optional values).
+func checkShape[T any](t *testing.T, c *nodetest.Cluster, path string) {
+	t.Helper()
+	raw := c.Admin(0, "GET", path, "").Body
+	var items map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for name, item := range items {
+		t.Run(path+"/"+name, func(t *testing.T) { checkObjectShape[T](t, item) })
+	}
+}
+
+func checkObjectShape[T any](t *testing.T, raw []byte) {
+	t.Helper()
+	var typed T
+	if err := json.Unmarshal(raw, &typed); err != nil {
+		t.Fatalf("decode into %T: %v", typed, err)
+	}
+	again, _ := json.Marshal(typed)
+	var got, want any
+	_ = json.Unmarshal(raw, &got)
+	_ = json.Unmarshal(again, &want)
+	compareShape(t, "", got, want)
+}
+
+func compareShape(t *testing.T, path string, got, want any) {
+	t.Helper()
+	switch g := got.(type) {
+	case map[string]any:
+		w, ok := want.(map[string]any)
+		if !ok {
+			t.Errorf("%s: server sent an object, client struct has %T", path, want)
+			return
+		}
+		for k, gv := range g {
+			wv, ok := w[k]
+			if !ok {
+				t.Errorf("%s.%s: key unknown to the client struct", path, k)
+				continue
+			}
+			if _, isMap := gv.(map[string]any); isMap && path == "" && k != "attributes" && k != "tenants" && k != "settings" {
+				compareShape(t, path+"."+k, gv, wv)
+			}
+		}
+		for k, wv := range w {
+			if _, ok := g[k]; !ok && !isEmpty(wv) {
+				t.Errorf("%s.%s: missing from the server's body (client has %v)", path, k, wv)
+			}
+		}
+	default:
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v != %v", path, got, want)
+		}
+	}
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}

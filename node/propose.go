@@ -1,0 +1,133 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/authzd/authzd/fsm"
+	"github.com/authzd/authzd/node/api"
+)
+
+// Aliases of the API's sentinels, so errors.Is matches whichever layer made them.
+var (
+	ErrNoLeader  = api.ErrNoLeader
+	ErrNotLeader = api.ErrNotLeader
+)
+
+// errRetry marks a forwarding failure after which the write surely was not
+// applied (the leader refused it or could not be reached), so it may be retried.
+var errRetry = errors.New("retry")
+
+// Propose commits an encoded event: on the leader directly, on a follower by
+// forwarding it to the leader over the cluster's internal HTTPS endpoint. It
+// retries while no leader is known or the leader changes, until LeaderWait
+// (for finding a leader) or ctx ends; then it returns ErrNoLeader.
+func (n *Node) Propose(ctx context.Context, event []byte) (fsm.Result, error) {
+	deadline := time.Now().Add(n.cfg.LeaderWait)
+	for {
+		res, err := n.proposeOnce(ctx, event)
+		if err == nil || !errors.Is(err, errRetry) {
+			return res, err
+		}
+		if time.Now().After(deadline) {
+			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNoLeader, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
+		case <-n.stop:
+			return fsm.Result{}, ErrNoLeader
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (n *Node) proposeOnce(ctx context.Context, event []byte) (fsm.Result, error) {
+	if n.raft == nil {
+		return fsm.Result{}, fmt.Errorf("raft not started: %w", errRetry)
+	}
+	if n.raft.State() == raft.Leader {
+		res, err := n.ApplyLocal(ctx, event)
+		if errors.Is(err, ErrNotLeader) {
+			return res, fmt.Errorf("%w: %w", err, errRetry)
+		}
+		return res, err
+	}
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return fsm.Result{}, fmt.Errorf("no leader known: %w", errRetry)
+	}
+	p, ok := n.peer(string(id))
+	if !ok || p.HTTPAddr == "" {
+		return fsm.Result{}, fmt.Errorf("leader %s has no known http address: %w", id, errRetry)
+	}
+	return n.forward(ctx, p, event)
+}
+
+// ApplyLocal commits an event on this node, which must be the leader.
+func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error) {
+	if n.raft == nil || n.raft.State() != raft.Leader {
+		return fsm.Result{}, ErrNotLeader
+	}
+	timeout := n.cfg.WriteTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := n.raft.Apply(event, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return fsm.Result{}, ErrNotLeader
+		}
+		return fsm.Result{}, fmt.Errorf("raft apply: %w", err)
+	}
+	res, ok := f.Response().(fsm.Result)
+	if !ok {
+		return fsm.Result{}, fmt.Errorf("raft apply: unexpected response %T", f.Response())
+	}
+	return res, nil
+}
+
+// forward sends an event to the leader and decodes its result.
+func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Result, error) {
+	url := "https://" + leader.HTTPAddr + "/_plugins/_authz/internal/propose"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(event))
+	if err != nil {
+		return fsm.Result{}, fmt.Errorf("forward to %s: %w", leader.ID, err)
+	}
+	req.Header.Set("Content-Type", "application/msgpack")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			// Not connected: the leader never saw the event.
+			return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, errRetry)
+		}
+		return fsm.Result{}, fmt.Errorf("forward to %s: %w", leader.ID, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fsm.Result{}, fmt.Errorf("forward to %s: read response: %w", leader.ID, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		var res fsm.Result
+		if err := msgpack.Unmarshal(body, &res); err != nil {
+			return fsm.Result{}, fmt.Errorf("forward to %s: decode result: %w", leader.ID, err)
+		}
+		return res, nil
+	case http.StatusMisdirectedRequest:
+		return fsm.Result{}, fmt.Errorf("forward to %s: no longer leader: %w", leader.ID, errRetry)
+	default:
+		return fsm.Result{}, fmt.Errorf("forward to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(body))
+	}
+}
