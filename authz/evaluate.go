@@ -118,14 +118,16 @@ func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
 
 	var idsBuf [32]int32
 	var extBuf [8]string
-	rs := roleSet{ids: idsBuf[:0], ext: extBuf[:0]}
-	e.resolveRoles(&req.Subject, &rs)
+	var rs roleSet
+	rs.ids, rs.ext = e.resolveRoleIDs(&req.Subject, idsBuf[:0], extBuf[:0])
 	d.Roles = e.appendNames(&rs, d.Roles)
 
-	c := evalCtx{e: e, req: req, rs: &rs, roles: d.Roles}
+	c := evalCtx{e: e, req: req, rs: rs, roles: d.Roles}
 	if req.Explain {
-		c.ex = e.newExplain(req, &rs)
-		d.Explain = c.ex
+		// Assigned from a local, not from c.ex: escape analysis is
+		// field-insensitive and c must stay on the stack.
+		ex := e.newExplain(req, &rs)
+		c.ex, d.Explain = ex, ex
 	}
 
 	switch {
@@ -146,7 +148,7 @@ func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
 type evalCtx struct {
 	e     *Evaluator
 	req   *Request
-	rs    *roleSet
+	rs    roleSet // inline, not a pointer: keeps the caller's buffers on the stack
 	roles []string // mapped role names, for ${user.securityRoles}
 	// tpl caches rendered templated index patterns by id (R-PAT-9: cached
 	// per request); allocated on first use.
@@ -154,15 +156,25 @@ type evalCtx struct {
 	ex  *Explain
 }
 
-func (c *evalCtx) note(s string) {
+// note records an evaluation step in the explain trace. The text comes in
+// parts so that nothing is concatenated (allocated) without explain.
+func (c *evalCtx) note(parts ...string) {
 	if c.ex != nil {
-		c.ex.Notes = append(c.ex.Notes, s)
+		c.ex.Notes = append(c.ex.Notes, strings.Join(parts, ""))
 	}
 }
 
 // denyReason is the 403 text (R-ERR-1).
 func denyReason(missing []string, s *Subject) string {
 	var b strings.Builder
+	n := len("no permissions for [] and User [name=, backend_roles=[], requestedTenant=null]") + len(s.Name) + len(s.RequestedTenant)
+	for _, m := range missing {
+		n += len(m) + 2
+	}
+	for _, r := range s.BackendRoles {
+		n += len(r) + 2
+	}
+	b.Grow(n)
 	b.WriteString("no permissions for [")
 	for i, m := range missing {
 		if i > 0 {
@@ -359,7 +371,7 @@ func (c *evalCtx) cluster(d *Decision, action string) bool {
 	}
 	d.Allowed = false
 	d.Missing = append(d.Missing, action)
-	c.note("no mapped role grants the cluster action " + action + " in cluster_permissions (R-EVAL-5)")
+	c.note("no mapped role grants the cluster action ", action, " in cluster_permissions (R-EVAL-5)")
 	return false
 }
 
@@ -382,35 +394,35 @@ func (c *evalCtx) systemGate(d *Decision, action string, effBuf []string) ([]str
 		}
 	}
 	indices := req.Indices
-	deny := func(why string) ([]string, bool) {
+	deny := func(why ...string) ([]string, bool) {
 		d.Allowed = false
 		d.Missing = d.Missing[:0]
 		c.markSystemIndices(d)
-		c.note(why)
 		if c.ex != nil {
-			c.ex.Gate = why
+			c.ex.Gate = strings.Join(why, "")
+			c.note(c.ex.Gate)
 		}
 		return nil, false
 	}
 	if e.settings.SystemIndexPermissionEnabled {
 		if anySecurity {
-			return deny("the security index " + e.configIndex + " is never accessible to non-admin users (R-SYS-3)")
+			return deny("the security index ", e.configIndex, " is never accessible to non-admin users (R-SYS-3)")
 		}
 		if anySystem {
 			var cellsBuf [64]bool
 			if !c.allGranted(req.Indices, systemIndexAction, true, cellsBuf[:0]) {
-				return deny("system index access needs an explicit " + systemIndexAction + " on every requested index (R-SYS-3)")
+				return deny("system index access needs an explicit ", systemIndexAction, " on every requested index (R-SYS-3)")
 			}
 		}
 	}
 	if e.isSystemDeniedAction(action) {
 		if req.AllIndices {
 			if !e.settings.FilterSecurityIndexFromAllRequests {
-				return deny("write-type action " + action + " on all indices (R-SYS-4)")
+				return deny("write-type action ", action, " on all indices (R-SYS-4)")
 			}
 		}
 		if !e.settings.SystemIndexPermissionEnabled && (anySystem || anySecurity) {
-			return deny("write-type action " + action + " on a system index without the system index permission feature (R-SYS-4)")
+			return deny("write-type action ", action, " on a system index without the system index permission feature (R-SYS-4)")
 		}
 	}
 	if anySecurity && req.AllIndices && e.settings.FilterSecurityIndexFromAllRequests {
@@ -645,15 +657,26 @@ func (c *evalCtx) recordIndexCells(d *Decision, indices, required []string, cell
 		d.Indices = make(map[string]IndexDecision, len(indices))
 	}
 	nr := len(required)
+	missing := 0
+	for _, ok := range cells {
+		if !ok {
+			missing++
+		}
+	}
+	// One backing array for every index's Missing list.
+	all := make([]string, 0, missing)
 	for i, idx := range indices {
 		id := d.Indices[idx]
-		id.Allowed = true
-		id.Missing = nil
+		start := len(all)
 		for j, a := range required {
 			if !cells[i*nr+j] {
-				id.Allowed = false
-				id.Missing = append(id.Missing, a)
+				all = append(all, a)
 			}
+		}
+		id.Allowed = len(all) == start
+		id.Missing = nil
+		if !id.Allowed {
+			id.Missing = all[start:len(all):len(all)]
 		}
 		d.Indices[idx] = id
 	}
@@ -748,7 +771,7 @@ func sortedSet(l []string) []string {
 func (c *evalCtx) tenantQuestion(d *Decision) {
 	e, req := c.e, c.req
 	s := &req.Subject
-	d.Tenants = e.tenantMap(s, c.rs)
+	d.Tenants = e.tenantMap(s, &c.rs)
 	tenant := req.Tenant
 	if tenant == privateTenant && !e.dyn.PrivateTenantEnabled {
 		d.TenantAccess = TenantAccessNone
@@ -799,10 +822,10 @@ func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool 
 		}
 	}
 	tenant := s.RequestedTenant
-	deny := func(why string) bool {
+	deny := func(why ...string) bool {
 		d.Allowed = false
 		d.Missing = append(d.Missing[:0], action)
-		c.note(why)
+		c.note(why...)
 		return true
 	}
 	if tenant == privateTenant {
@@ -813,7 +836,7 @@ func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool 
 	}
 	check := func(t string) bool {
 		if d.Tenants == nil {
-			d.Tenants = e.tenantMap(s, c.rs)
+			d.Tenants = e.tenantMap(s, &c.rs)
 		}
 		w, ok := d.Tenants[t]
 		if t == s.Name && s.RequestedTenant == privateTenant {
@@ -830,7 +853,7 @@ func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool 
 	tenantIdx := TenantIndexName(kib, tenant)
 	if len(indices) == 1 && strings.HasPrefix(indices[0], tenantIdx) {
 		if !check(tenant) {
-			return deny("tenant " + tenant + " is not writable or not granted (R-TEN-6)")
+			return deny("tenant ", tenant, " is not writable or not granted (R-TEN-6)")
 		}
 		d.Allowed = true
 		c.note("request on the tenant's own dashboards index: allowed (R-TEN-6)")
@@ -838,11 +861,11 @@ func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool 
 	}
 	if onlyKibana {
 		if !check(tenant) {
-			return deny("tenant " + tenant + " is not writable or not granted (R-TEN-6)")
+			return deny("tenant ", tenant, " is not writable or not granted (R-TEN-6)")
 		}
 		d.Allowed = true
 		d.EffectiveIndices = []string{tenantIdx}
-		c.note("dashboards index redirected to the tenant index " + tenantIdx + " (R-TEN-6)")
+		c.note("dashboards index redirected to the tenant index ", tenantIdx, " (R-TEN-6)")
 		return true
 	}
 	return false

@@ -171,67 +171,76 @@ type roleSet struct {
 // resolveRoles computes the mapped roles of s (R-MAP-2..6) into rs, reusing
 // rs's slices. It allocates only when a buffer has to grow.
 func (e *Evaluator) resolveRoles(s *Subject, rs *roleSet) {
-	rs.ids, rs.ext = rs.ids[:0], rs.ext[:0]
-	addName := func(n string) {
-		if id, ok := e.nameID[n]; ok {
-			rs.ids = append(rs.ids, id)
-		} else {
-			rs.ext = append(rs.ext, n)
-		}
-	}
+	rs.ids, rs.ext = e.resolveRoleIDs(s, rs.ids[:0], rs.ext[:0])
+}
+
+// resolveRoleIDs appends the mapped roles of s to ids and ext and returns
+// them sorted and deduplicated. It works on local slices (not through a
+// pointer) so that callers' stack buffers stay on the stack.
+func (e *Evaluator) resolveRoleIDs(s *Subject, ids []int32, ext []string) ([]int32, []string) {
 	for _, r := range s.SecurityRoles {
-		addName(r)
+		if id, ok := e.nameID[r]; ok {
+			ids = append(ids, id)
+		} else {
+			ext = append(ext, r)
+		}
 	}
 	if e.resolution != ResolutionMappingOnly {
 		for _, br := range s.BackendRoles {
-			addName(br)
+			if id, ok := e.nameID[br]; ok {
+				ids = append(ids, id)
+			} else {
+				ext = append(ext, br)
+			}
 		}
 	}
 	if e.resolution != ResolutionBackendRolesOnly {
-		rs.ids = append(rs.ids, e.byUser[s.Name]...)
+		ids = append(ids, e.byUser[s.Name]...)
 		for i := range e.userPats {
 			if e.userPats[i].p.match(s.Name) {
-				rs.ids = append(rs.ids, e.userPats[i].role)
+				ids = append(ids, e.userPats[i].role)
 			}
 		}
 		for _, br := range s.BackendRoles {
-			rs.ids = append(rs.ids, e.byBackend[br]...)
+			ids = append(ids, e.byBackend[br]...)
 			for i := range e.backendPats {
 				if e.backendPats[i].p.match(br) {
-					rs.ids = append(rs.ids, e.backendPats[i].role)
+					ids = append(ids, e.backendPats[i].role)
 				}
 			}
 		}
-		e.mapHost(s.RemoteIP, rs)
+		ids = e.mapHost(s.RemoteIP, ids)
 		if s.RemoteHost != "" && e.dyn.HostsResolverMode != "ip-only" {
-			e.mapHost(s.RemoteHost, rs)
+			ids = e.mapHost(s.RemoteHost, ids)
 		}
 		for i := range e.andMappings {
 			if andMappingApplies(&e.andMappings[i], s.BackendRoles) {
-				rs.ids = append(rs.ids, e.andMappings[i].role)
+				ids = append(ids, e.andMappings[i].role)
 			}
 		}
 	}
-	if len(rs.ids) > 1 {
-		slices.Sort(rs.ids)
-		rs.ids = slices.Compact(rs.ids)
+	if len(ids) > 1 {
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
 	}
-	if len(rs.ext) > 1 {
-		slices.Sort(rs.ext)
-		rs.ext = slices.Compact(rs.ext)
+	if len(ext) > 1 {
+		slices.Sort(ext)
+		ext = slices.Compact(ext)
 	}
+	return ids, ext
 }
 
-func (e *Evaluator) mapHost(host string, rs *roleSet) {
+func (e *Evaluator) mapHost(host string, ids []int32) []int32 {
 	if host == "" {
-		return
+		return ids
 	}
-	rs.ids = append(rs.ids, e.byHost[host]...)
+	ids = append(ids, e.byHost[host]...)
 	for i := range e.hostPats {
 		if e.hostPats[i].p.match(host) {
-			rs.ids = append(rs.ids, e.hostPats[i].role)
+			ids = append(ids, e.hostPats[i].role)
 		}
 	}
+	return ids
 }
 
 // andMappingApplies: every pattern matches at least one backend role (R-MAP-6).
