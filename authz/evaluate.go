@@ -148,7 +148,7 @@ func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
 type evalCtx struct {
 	e     *Evaluator
 	req   *Request
-	rs    roleSet // inline, not a pointer: keeps the caller's buffers on the stack
+	rs    roleSet  // inline, not a pointer: keeps the caller's buffers on the stack
 	roles []string // mapped role names, for ${user.securityRoles}
 	// tpl caches rendered templated index patterns by id (R-PAT-9: cached
 	// per request); allocated on first use.
