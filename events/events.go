@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -112,7 +114,7 @@ type PasswordChange struct {
 // nodesdn, allowlist) to its document as canonical JSON without `_meta`; a type
 // that is absent keeps its current value.
 type Replace struct {
-	Docs map[string][]byte `msgpack:"docs"`
+	Docs Docs `msgpack:"docs"`
 	// Bootstrap marks the first event of a new cluster: it is a no-op when the
 	// configuration is already initialized, so two nodes racing to bootstrap
 	// cannot overwrite a change made in between.
@@ -179,4 +181,38 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// Docs maps a configuration type to its JSON document. It encodes with its keys
+// sorted (msgpack sorts only a few built-in map types), so that equal events give
+// equal bytes.
+type Docs map[string][]byte
+
+// EncodeMsgpack writes the map with sorted keys.
+func (d Docs) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if d == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeMapLen(len(d)); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(d)) {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := enc.EncodeBytes(d[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DecodeMsgpack reads what EncodeMsgpack wrote.
+func (d *Docs) DecodeMsgpack(dec *msgpack.Decoder) error {
+	var m map[string][]byte
+	if err := dec.Decode(&m); err != nil {
+		return err
+	}
+	*d = m
+	return nil
 }

@@ -24,7 +24,7 @@ var goldenEvents = []struct {
 	{"delete", InternalUserDelete, ResourceDelete{Name: "kirk"}},
 	{"patch", RolesMappingPatch, ResourcePatch{Ops: []byte(`[{"op":"remove","path":"/r1"}]`)}},
 	{"password", AccountPassword, PasswordChange{Name: "kirk", Hash: "$2y$12$x"}},
-	{"replace", ConfigReplace, Replace{Docs: map[string][]byte{"tenants": []byte(`{}`), "roles": []byte(`{}`)}}},
+	{"replace", ConfigReplace, Replace{Docs: Docs{"tenants": []byte(`{}`), "roles": []byte(`{}`), "config": []byte(`{}`), "audit": []byte(`{}`)}}},
 }
 
 func TestGolden(t *testing.T) {
@@ -55,6 +55,22 @@ func TestGolden(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	meta := Meta{Actor: "admin", At: 42, RequestID: "r"}
 	in := ResourcePatch{Name: "x", Ops: []byte(`[]`), Admin: true}
+	rep := Replace{Docs: Docs{"b": []byte("2"), "a": []byte("1")}, Bootstrap: true}
+	rb, err := Encode(ConfigReplace, meta, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renv, err := Decode(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rout Replace
+	if err := renv.DecodePayload(&rout); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(rep, rout); d != "" {
+		t.Fatalf("replace payload (-in +out):\n%s", d)
+	}
 	b, err := Encode(RolesPatch, meta, in)
 	if err != nil {
 		t.Fatal(err)

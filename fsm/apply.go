@@ -499,8 +499,8 @@ func canonicalJSON(doc []byte) (json.RawMessage, error) {
 }
 
 // ReplaceDocs turns a configuration into the documents of a config.replace event.
-func ReplaceDocs(c *authz.Config) map[string][]byte {
-	docs := map[string][]byte{}
+func ReplaceDocs(c *authz.Config) events.Docs {
+	docs := events.Docs{}
 	for _, kind := range authz.Kinds {
 		b, err := json.Marshal(Items(c, kind))
 		if err != nil {

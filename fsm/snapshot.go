@@ -7,8 +7,6 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
-
-	"github.com/authzd/authzd/authz"
 )
 
 // snapshotFormat is the version of the snapshot encoding.
@@ -16,11 +14,11 @@ const snapshotFormat = 1
 
 // snapshotData is the persisted form of a View.
 type snapshotData struct {
-	Format      int               `msgpack:"format"`
-	Rev         uint64            `msgpack:"rev"`
-	Initialized bool              `msgpack:"initialized"`
-	Config      *authz.Config     `msgpack:"config"`
-	Changes     map[string]Change `msgpack:"changes"`
+	Format      int             `msgpack:"format"`
+	Rev         uint64          `msgpack:"rev"`
+	Initialized bool            `msgpack:"initialized"`
+	Config      canonicalConfig `msgpack:"config"`
+	Changes     []named[Change] `msgpack:"changes"`
 }
 
 type snapshot struct{ view *View }
@@ -32,7 +30,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	enc.SetSortMapKeys(true)
 	err := enc.Encode(snapshotData{
 		Format: snapshotFormat, Rev: s.view.Rev, Initialized: s.view.Initialized,
-		Config: s.view.Config, Changes: s.view.Changes,
+		Config: canonical(s.view.Config), Changes: sortedEntries(s.view.Changes),
 	})
 	if err == nil {
 		err = w.Flush()
@@ -55,12 +53,5 @@ func readSnapshot(r io.Reader) (*View, error) {
 	if d.Format != snapshotFormat {
 		return nil, fmt.Errorf("unknown snapshot format %d", d.Format)
 	}
-	if d.Config == nil {
-		d.Config = authz.NewConfig()
-	}
-	d.Config.Normalize()
-	if d.Changes == nil {
-		d.Changes = map[string]Change{}
-	}
-	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config, Changes: d.Changes}, nil
+	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), Changes: toMap(d.Changes)}, nil
 }

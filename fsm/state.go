@@ -1,12 +1,9 @@
 package fsm
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/authzd/authzd/authz"
 )
@@ -53,16 +50,4 @@ func (v *View) Hash() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// encodeConfig is the canonical msgpack encoding of a configuration: map keys
-// sorted, so equal configurations give equal bytes.
-func encodeConfig(c *authz.Config) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
-	if err := enc.Encode(c); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
