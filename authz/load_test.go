@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// sharedDir returns a directory under /work/shared (relative to the package),
+// sharedPath returns a directory under /work/shared (relative to the package),
 // skipping the test when it is absent.
-func sharedDir(t *testing.T, rel string) string {
+func sharedPath(t *testing.T, rel string) string {
 	t.Helper()
 	dir := "../../shared/" + rel
 	if _, err := os.Stat(dir); err != nil {
@@ -23,7 +23,7 @@ func sharedDir(t *testing.T, rel string) string {
 }
 
 func TestLoadDirDemo(t *testing.T) {
-	c, err := LoadDir(os.DirFS(sharedDir(t, "opensearch-config/demo")))
+	c, err := LoadDir(os.DirFS(sharedPath(t, "opensearch-config/demo")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestLoadDirLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("100k users: skipped with -short")
 	}
-	dir := sharedDir(t, "bench/large")
+	dir := sharedPath(t, "bench/large")
 	start := time.Now()
 	c, err := LoadDir(os.DirFS(dir))
 	if err != nil {

@@ -518,8 +518,8 @@ func TestParseBodyRoundTrip(t *testing.T) {
 // TestCheckPutExampleUsers loads the documentation examples over the demo
 // configuration: every example user must pass CheckPut as an admin puts it.
 func TestCheckPutExampleUsers(t *testing.T) {
-	demo := sharedDir(t, "opensearch-config/demo")
-	examples := sharedDir(t, "opensearch-config/examples")
+	demo := sharedPath(t, "opensearch-config/demo")
+	examples := sharedPath(t, "opensearch-config/examples")
 	c, err := LoadDir(os.DirFS(demo))
 	if err != nil {
 		t.Fatal(err)

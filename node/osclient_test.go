@@ -31,12 +31,21 @@ func newOSClient(t *testing.T, c *nodetest.Cluster, i int, user, password string
 	return sc
 }
 
-func must[T any](t *testing.T, what string, v T, err error) T {
+// outcome holds a client call's results until ok checks them.
+type outcome[T any] struct {
+	v   T
+	err error
+}
+
+func must[T any](v T, err error) outcome[T] { return outcome[T]{v, err} }
+
+// ok fails the test when the call failed and returns its value.
+func (o outcome[T]) ok(t *testing.T, what string) T {
 	t.Helper()
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
+	if o.err != nil {
+		t.Fatalf("%s: %v", what, o.err)
 	}
-	return v
+	return o.v
 }
 
 // TestOfficialClient drives every collection, account, health and cache through
@@ -53,83 +62,83 @@ func TestOfficialClient(t *testing.T) {
 	typ := "index"
 
 	// Tenants.
-	must(t, "tenant put", cl[0].Tenants.Put(ctx, security.TenantsPutReq{Tenant: "hr", Body: security.TenantsPutBody{Description: "HR"}}))
-	must(t, "tenant patch", cl[1].Tenants.Patch(ctx, security.TenantsPatchReq{Tenant: "hr", Body: security.TenantsPatchBody{{OP: "replace", Path: "/description", Value: "Human resources"}}}))
-	must(t, "tenants patch", cl[2].Tenants.Patch(ctx, security.TenantsPatchReq{Body: security.TenantsPatchBody{{OP: "add", Path: "/ops", Value: map[string]string{"description": "Ops"}}}}))
-	tg := must(t, "tenant get", cl[1].Tenants.Get(ctx, &security.TenantsGetReq{Tenant: "hr", Header: minRev(c)}))
+	must(cl[0].Tenants.Put(ctx, security.TenantsPutReq{Tenant: "hr", Body: security.TenantsPutBody{Description: "HR"}})).ok(t, "tenant put")
+	must(cl[1].Tenants.Patch(ctx, security.TenantsPatchReq{Tenant: "hr", Body: security.TenantsPatchBody{{OP: "replace", Path: "/description", Value: "Human resources"}}})).ok(t, "tenant patch")
+	must(cl[2].Tenants.Patch(ctx, security.TenantsPatchReq{Body: security.TenantsPatchBody{{OP: "add", Path: "/ops", Value: map[string]string{"description": "Ops"}}}})).ok(t, "tenants patch")
+	tg := must(cl[1].Tenants.Get(ctx, &security.TenantsGetReq{Tenant: "hr", Header: minRev(c)})).ok(t, "tenant get")
 	if tg.Tenants["hr"].Description != "Human resources" {
 		t.Errorf("tenant = %+v", tg.Tenants)
 	}
-	all := must(t, "tenants get", cl[2].Tenants.Get(ctx, &security.TenantsGetReq{Header: minRev(c)}))
+	all := must(cl[2].Tenants.Get(ctx, &security.TenantsGetReq{Header: minRev(c)})).ok(t, "tenants get")
 	if _, ok := all.Tenants["global_tenant"]; !ok || !all.Tenants["global_tenant"].Statis {
 		t.Errorf("static global_tenant missing: %+v", all.Tenants)
 	}
 
 	// Action groups.
-	must(t, "ag put", cl[0].ActionGroups.Put(ctx, security.ActionGroupsPutReq{ActionGroup: "my-ag", Body: security.ActionGroupsPutBody{AllowedActions: []string{"indices:data/read*"}, Type: &typ, Description: &desc}}))
-	must(t, "ag patch", cl[1].ActionGroups.Patch(ctx, security.ActionGroupsPatchReq{ActionGroup: "my-ag", Body: security.ActionGroupsPatchBody{{OP: "add", Path: "/allowed_actions/-", Value: "indices:monitor/*"}}}))
-	ag := must(t, "ag get", cl[2].ActionGroups.Get(ctx, &security.ActionGroupsGetReq{ActionGroup: "my-ag", Header: minRev(c)}))
+	must(cl[0].ActionGroups.Put(ctx, security.ActionGroupsPutReq{ActionGroup: "my-ag", Body: security.ActionGroupsPutBody{AllowedActions: []string{"indices:data/read*"}, Type: &typ, Description: &desc}})).ok(t, "ag put")
+	must(cl[1].ActionGroups.Patch(ctx, security.ActionGroupsPatchReq{ActionGroup: "my-ag", Body: security.ActionGroupsPatchBody{{OP: "add", Path: "/allowed_actions/-", Value: "indices:monitor/*"}}})).ok(t, "ag patch")
+	ag := must(cl[2].ActionGroups.Get(ctx, &security.ActionGroupsGetReq{ActionGroup: "my-ag", Header: minRev(c)})).ok(t, "ag get")
 	if got := ag.Groups["my-ag"].AllowedActions; len(got) != 2 {
 		t.Errorf("action group = %+v", ag.Groups)
 	}
 
 	// Roles.
-	must(t, "role put", cl[0].Roles.Put(ctx, security.RolesPutReq{Role: "reader", Body: security.RolesPutBody{
+	must(cl[0].Roles.Put(ctx, security.RolesPutReq{Role: "reader", Body: security.RolesPutBody{
 		ClusterPermissions: []string{"cluster_composite_ops_ro"},
 		IndexPermissions:   []security.RolesIndexPermission{{IndexPatterns: []string{"logs-*"}, AllowedActions: []string{"my-ag"}, FLS: []string{"~secret"}}},
 		TenantPermissions:  []security.RolesTenantPermission{{TenantPatterns: []string{"hr"}, AllowedActions: []string{"kibana_all_read"}}},
-	}}))
-	must(t, "role patch", cl[1].Roles.Patch(ctx, security.RolesPatchReq{Role: "reader", Body: security.RolesPatchBody{{OP: "replace", Path: "/cluster_permissions", Value: []string{"cluster_monitor"}}}}))
-	must(t, "roles patch", cl[2].Roles.Patch(ctx, security.RolesPatchReq{Body: security.RolesPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"index_permissions": []any{map[string]any{"index_patterns": []string{"w-*"}, "allowed_actions": []string{"write"}}}}}}}))
-	rg := must(t, "role get", cl[0].Roles.Get(ctx, &security.RolesGetReq{Role: "reader", Header: minRev(c)}))
+	}})).ok(t, "role put")
+	must(cl[1].Roles.Patch(ctx, security.RolesPatchReq{Role: "reader", Body: security.RolesPatchBody{{OP: "replace", Path: "/cluster_permissions", Value: []string{"cluster_monitor"}}}})).ok(t, "role patch")
+	must(cl[2].Roles.Patch(ctx, security.RolesPatchReq{Body: security.RolesPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"index_permissions": []any{map[string]any{"index_patterns": []string{"w-*"}, "allowed_actions": []string{"write"}}}}}}})).ok(t, "roles patch")
+	rg := must(cl[0].Roles.Get(ctx, &security.RolesGetReq{Role: "reader", Header: minRev(c)})).ok(t, "role get")
 	if rg.Roles["reader"].ClusterPermissions[0] != "cluster_monitor" {
 		t.Errorf("role = %+v", rg.Roles)
 	}
 
 	// Role mappings.
-	must(t, "mapping put", cl[0].RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: "reader", Body: security.RolesMappingPutBody{BackendRoles: []string{"readers"}}}))
-	must(t, "mapping patch", cl[1].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Role: "reader", Body: security.RolesMappingPatchBody{{OP: "add", Path: "/users", Value: []string{"jane"}}}}))
-	must(t, "mappings patch", cl[2].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Body: security.RolesMappingPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"users": []string{"bob"}}}}}))
-	mg := must(t, "mapping get", cl[0].RolesMapping.Get(ctx, &security.RolesMappingGetReq{Role: "reader", Header: minRev(c)}))
+	must(cl[0].RolesMapping.Put(ctx, security.RolesMappingPutReq{Role: "reader", Body: security.RolesMappingPutBody{BackendRoles: []string{"readers"}}})).ok(t, "mapping put")
+	must(cl[1].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Role: "reader", Body: security.RolesMappingPatchBody{{OP: "add", Path: "/users", Value: []string{"jane"}}}})).ok(t, "mapping patch")
+	must(cl[2].RolesMapping.Patch(ctx, security.RolesMappingPatchReq{Body: security.RolesMappingPatchBody{{OP: "add", Path: "/writer", Value: map[string]any{"users": []string{"bob"}}}}})).ok(t, "mappings patch")
+	mg := must(cl[0].RolesMapping.Get(ctx, &security.RolesMappingGetReq{Role: "reader", Header: minRev(c)})).ok(t, "mapping get")
 	if u := mg.RolesMapping["reader"].Users; len(u) != 1 || u[0] != "jane" {
 		t.Errorf("mapping = %+v", mg.RolesMapping)
 	}
 
 	// Internal users.
-	must(t, "user put", cl[0].InternalUsers.Put(ctx, security.InternalUsersPutReq{User: "jane", Body: security.InternalUsersPutBody{
-		Password: "Correct-Horse-Battery-9", BackendRoles: []string{"readers"}, Attributes: map[string]string{"dept": "hr"}, Description: "Jane"}}))
-	must(t, "user patch", cl[1].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{User: "jane", Body: security.InternalUsersPatchBody{{OP: "add", Path: "/backend_roles/-", Value: "auditors"}}}))
-	must(t, "users patch", cl[2].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{Body: security.InternalUsersPatchBody{{OP: "add", Path: "/bob", Value: map[string]any{"password": "Another-Str0ng-Passphrase", "backend_roles": []string{"writers"}}}}}))
-	ug := must(t, "user get", cl[0].InternalUsers.Get(ctx, &security.InternalUsersGetReq{User: "jane", Header: minRev(c)}))
+	must(cl[0].InternalUsers.Put(ctx, security.InternalUsersPutReq{User: "jane", Body: security.InternalUsersPutBody{
+		Password: "Correct-Horse-Battery-9", BackendRoles: []string{"readers"}, Attributes: map[string]string{"dept": "hr"}, Description: "Jane"}})).ok(t, "user put")
+	must(cl[1].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{User: "jane", Body: security.InternalUsersPatchBody{{OP: "add", Path: "/backend_roles/-", Value: "auditors"}}})).ok(t, "user patch")
+	must(cl[2].InternalUsers.Patch(ctx, security.InternalUsersPatchReq{Body: security.InternalUsersPatchBody{{OP: "add", Path: "/bob", Value: map[string]any{"password": "Another-Str0ng-Passphrase", "backend_roles": []string{"writers"}}}}})).ok(t, "users patch")
+	ug := must(cl[0].InternalUsers.Get(ctx, &security.InternalUsersGetReq{User: "jane", Header: minRev(c)})).ok(t, "user get")
 	if u := ug.Users["jane"]; u.Hash != "" || len(u.BackendRoles) != 2 || u.Attributes["dept"] != "hr" {
 		t.Errorf("user = %+v", u)
 	}
 
 	// Account: jane reads hers and changes her password; bob (patched in with a password) can log in.
 	jane := newOSClient(t, c, 2, "jane", "Correct-Horse-Battery-9")
-	acc := must(t, "account get", jane.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+	acc := must(jane.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)})).ok(t, "account get")
 	if acc.UserName != "jane" || !acc.IsInternaluser || len(acc.Roles) == 0 {
 		t.Errorf("account = %+v", acc)
 	}
-	must(t, "account put", jane.Account.Put(ctx, security.AccountPutReq{Body: security.AccountPutBody{CurrentPassword: "Correct-Horse-Battery-9", Password: "Even-Better-Passphrase-7"}}))
+	must(jane.Account.Put(ctx, security.AccountPutReq{Body: security.AccountPutBody{CurrentPassword: "Correct-Horse-Battery-9", Password: "Even-Better-Passphrase-7"}})).ok(t, "account put")
 	jane2 := newOSClient(t, c, 0, "jane", "Even-Better-Passphrase-7")
-	must(t, "account get with new password", jane2.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+	must(jane2.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)})).ok(t, "account get with new password")
 	bob := newOSClient(t, c, 1, "bob", "Another-Str0ng-Passphrase")
-	must(t, "bob account", bob.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)}))
+	must(bob.Account.Get(ctx, &security.AccountGetReq{Header: minRev(c)})).ok(t, "bob account")
 
 	// Health and cache.
-	h := must(t, "health", cl[1].Health(ctx, nil))
+	h := must(cl[1].Health(ctx, nil)).ok(t, "health")
 	if h.Status != "UP" || h.Mode != "strict" {
 		t.Errorf("health = %+v", h)
 	}
-	must(t, "flush cache", cl[2].FlushCache(ctx, nil))
+	must(cl[2].FlushCache(ctx, nil)).ok(t, "flush cache")
 
 	// Deletes.
-	must(t, "mapping delete", cl[0].RolesMapping.Delete(ctx, security.RolesMappingDeleteReq{Role: "writer"}))
-	must(t, "role delete", cl[1].Roles.Delete(ctx, security.RolesDeleteReq{Role: "writer"}))
-	must(t, "user delete", cl[2].InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: "bob"}))
-	must(t, "ag delete", cl[0].ActionGroups.Delete(ctx, security.ActionGroupsDeleteReq{ActionGroup: "my-ag"}))
-	must(t, "tenant delete", cl[1].Tenants.Delete(ctx, security.TenantsDeleteReq{Tenant: "ops"}))
+	must(cl[0].RolesMapping.Delete(ctx, security.RolesMappingDeleteReq{Role: "writer"})).ok(t, "mapping delete")
+	must(cl[1].Roles.Delete(ctx, security.RolesDeleteReq{Role: "writer"})).ok(t, "role delete")
+	must(cl[2].InternalUsers.Delete(ctx, security.InternalUsersDeleteReq{User: "bob"})).ok(t, "user delete")
+	must(cl[0].ActionGroups.Delete(ctx, security.ActionGroupsDeleteReq{ActionGroup: "my-ag"})).ok(t, "ag delete")
+	must(cl[1].Tenants.Delete(ctx, security.TenantsDeleteReq{Tenant: "ops"})).ok(t, "tenant delete")
 	if _, err := cl[2].Tenants.Get(ctx, &security.TenantsGetReq{Tenant: "ops", Header: minRev(c)}); err == nil {
 		t.Errorf("deleted tenant still readable")
 	}

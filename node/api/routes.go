@@ -22,6 +22,7 @@ func (a *API) routes() {
 		a.mux.Handle(p+"/api/cache", a.authed(a.apiGate(a.cache)))
 		a.mux.Handle(p+"/api/{kind}", a.authed(a.apiGate(a.collection)))
 		a.mux.Handle(p+"/api/{kind}/{name}", a.authed(a.apiGate(a.collection)))
+		a.mux.Handle(p+"/api/{kind}/{$}", a.authed(a.apiGate(a.collection)))
 		a.mux.Handle(p+"/", a.plain(notFoundRoute))
 	}
 	a.mux.Handle("/_plugins/_authz/cluster", a.authed(a.apiGate(a.clusterStatus)))

@@ -144,7 +144,7 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 		Settings: c.settings, API: c.api,
 		Logger:           slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond,
-		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second,
+		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: time.Second,
 		Bootstrap: func() (*authz.Config, error) {
 			hash, err := authz.HashPassword(AdminPassword, 4)
 			if err != nil {
