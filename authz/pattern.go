@@ -193,11 +193,6 @@ func (ps *patternSet) seal() {
 	}
 }
 
-// empty reports whether the set can match nothing.
-func (ps *patternSet) empty() bool {
-	return !ps.any && len(ps.exact) == 0 && len(ps.exactMap) == 0 && len(ps.prefixes) == 0 && len(ps.others) == 0
-}
-
 // match reports whether any pattern matches s.
 func (ps *patternSet) match(s string) bool {
 	return ps.any || ps.matchExplicit(s)

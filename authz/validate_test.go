@@ -45,6 +45,7 @@ func statusBody(status, msg string) string {
 }
 
 func TestParseBodyErrors(t *testing.T) {
+	//lint:ignore SA1000 the test needs the compile error of an invalid regex
 	_, reErr := regexp.Compile("(")
 	tests := []struct {
 		name   string

@@ -98,13 +98,6 @@ func (c *credCache) flush(names ...string) {
 	}
 }
 
-// len returns the number of cached credentials.
-func (c *credCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // authenticate resolves the caller from the client certificate and basic auth.
 // It returns ErrUnauthenticated when neither identifies a caller.
 func (a *API) authenticate(r *http.Request, v *fsm.View) (*Caller, error) {
