@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/events"
@@ -18,7 +19,7 @@ import (
 
 // apply computes the view that follows prev when env is applied at index. It is
 // pure: it reads prev and env only, and never mutates prev.
-func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
+func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Result) {
 	reject := func(e *authz.Error) (*View, Result) {
 		v := *prev
 		v.Rev = index
@@ -48,11 +49,11 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 		if err != nil {
 			return reject(err)
 		}
-		nv := &View{Rev: index, Config: next, Eval: prev.Eval, Changes: map[string]Change{}, Initialized: true}
+		changes := iradix.New[Change]().Txn()
 		for _, k := range touched {
-			nv.Changes[k] = ch
+			changes.Insert([]byte(k), ch)
 		}
-		return nv, res
+		return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), Initialized: true}, res
 	case events.AccountPassword:
 		var p events.PasswordChange
 		if derr := env.DecodePayload(&p); derr != nil {
@@ -66,9 +67,7 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 			return reject(e)
 		}
 		u.Hash = p.Hash
-		next = prev.Config.Clone()
-		next.InternalUsers = maps.Clone(prev.Config.InternalUsers)
-		next.InternalUsers[p.Name] = u
+		next = collections[authz.KindInternalUsers].(typed[authz.InternalUser]).withEntry(s, prev.Config, p.Name, u)
 		touched = []string{changeKey(authz.KindInternalUsers, p.Name)}
 	default:
 		kind, verb, ok := kindOf(env.Type)
@@ -83,14 +82,14 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 			if derr := env.DecodePayload(&p); derr != nil {
 				return reject(authz.StatusMessage(http.StatusBadRequest, derr.Error()))
 			}
-			next, res.Created, err = c.put(prev.Config, p)
+			next, res.Created, err = c.put(s, prev.Config, p)
 			touched = []string{changeKey(kind, p.Name)}
 		case "delete":
 			var p events.ResourceDelete
 			if derr := env.DecodePayload(&p); derr != nil {
 				return reject(authz.StatusMessage(http.StatusBadRequest, derr.Error()))
 			}
-			next, err = c.delete(prev.Config, p)
+			next, err = c.delete(s, prev.Config, p)
 			removed = []string{changeKey(kind, p.Name)}
 		case "patch":
 			var p events.ResourcePatch
@@ -98,7 +97,7 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 				return reject(authz.StatusMessage(http.StatusBadRequest, derr.Error()))
 			}
 			var changed, gone []string
-			next, changed, gone, err = c.patch(prev.Config, p)
+			next, changed, gone, err = c.patch(s, prev.Config, p)
 			for _, n := range changed {
 				touched = append(touched, changeKey(kind, n))
 			}
@@ -116,14 +115,14 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 		v.Rev = index
 		return &v, res
 	}
-	changes := maps.Clone(prev.Changes)
+	changes := prev.changes.Txn()
 	for _, k := range touched {
-		changes[k] = ch
+		changes.Insert([]byte(k), ch)
 	}
 	for _, k := range removed {
-		delete(changes, k)
+		changes.Delete([]byte(k))
 	}
-	return &View{Rev: index, Config: next, Eval: prev.Eval, Changes: changes, Initialized: prev.Initialized}, res
+	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), Initialized: prev.Initialized}, res
 }
 
 // kindOf splits an event type such as "role.put" or "roles.patch" into its kind and verb.
@@ -161,9 +160,9 @@ func EventType(kind authz.Kind, verb string) events.Type {
 
 // collection applies put, delete and patch to one map of the configuration.
 type collection interface {
-	put(c *authz.Config, p events.ResourcePut) (*authz.Config, bool, *authz.Error)
-	delete(c *authz.Config, p events.ResourceDelete) (*authz.Config, *authz.Error)
-	patch(c *authz.Config, p events.ResourcePatch) (next *authz.Config, changed, removed []string, err *authz.Error)
+	put(s *scratch, c *authz.Config, p events.ResourcePut) (*authz.Config, bool, *authz.Error)
+	delete(s *scratch, c *authz.Config, p events.ResourceDelete) (*authz.Config, *authz.Error)
+	patch(s *scratch, c *authz.Config, p events.ResourcePatch) (next *authz.Config, changed, removed []string, err *authz.Error)
 	// items returns the collection's map as a value of type map[string]T.
 	items(c *authz.Config) any
 	// names returns the sorted names in the collection.
@@ -202,11 +201,13 @@ func (t typed[T]) items(c *authz.Config) any { return t.get(c) }
 
 func (t typed[T]) names(c *authz.Config) []string { return slices.Sorted(maps.Keys(t.get(c))) }
 
-// with returns a copy of c whose map for t is m.
+// with returns a copy of c whose map for t is m. The other maps are shared with
+// c: they are never modified in place, and copying a 100k-user map on every
+// role change would dominate the cost of a write.
 func (t typed[T]) with(c *authz.Config, m map[string]T) *authz.Config {
-	n := c.Clone()
-	t.set(n, m)
-	return n
+	n := *c
+	t.set(&n, m)
+	return &n
 }
 
 // keepHash lets an internal user without a hash keep its stored one (R-API-22, R-API-19).
@@ -217,7 +218,7 @@ func (t typed[T]) keepHash(c *authz.Config, name string, v T) T {
 	return v
 }
 
-func (t typed[T]) put(c *authz.Config, p events.ResourcePut) (*authz.Config, bool, *authz.Error) {
+func (t typed[T]) put(s *scratch, c *authz.Config, p events.ResourcePut) (*authz.Config, bool, *authz.Error) {
 	var v T
 	dec := json.NewDecoder(bytes.NewReader(p.Doc))
 	dec.DisallowUnknownFields()
@@ -230,32 +231,28 @@ func (t typed[T]) put(c *authz.Config, p events.ResourcePut) (*authz.Config, boo
 		return nil, false, e
 	}
 	_, existed := t.get(c)[p.Name]
-	m := maps.Clone(t.get(c))
-	m[p.Name] = v
-	return t.with(c, m), !existed, nil
+	return t.withEntry(s, c, p.Name, v), !existed, nil
 }
 
-func (t typed[T]) delete(c *authz.Config, p events.ResourceDelete) (*authz.Config, *authz.Error) {
+func (t typed[T]) delete(s *scratch, c *authz.Config, p events.ResourceDelete) (*authz.Config, *authz.Error) {
 	if e := c.CheckDelete(t.kind, p.Name, p.Admin); e != nil {
 		return nil, e
 	}
-	m := maps.Clone(t.get(c))
-	delete(m, p.Name)
-	return t.with(c, m), nil
+	return t.without(s, c, p.Name), nil
 }
 
-func (t typed[T]) patch(c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
+func (t typed[T]) patch(s *scratch, c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
 	if e := ValidatePatch(p.Ops); e != nil {
 		return nil, nil, nil, e
 	}
 	if p.Name != "" {
-		return t.patchOne(c, p)
+		return t.patchOne(s, c, p)
 	}
-	return t.patchAll(c, p)
+	return t.patchAll(s, c, p)
 }
 
 // patchOne applies a patch to one resource (R-API-18).
-func (t typed[T]) patchOne(c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
+func (t typed[T]) patchOne(s *scratch, c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
 	old, ok := t.get(c)[p.Name]
 	if !ok {
 		return nil, nil, nil, notFound(t.kind, p.Name)
@@ -282,15 +279,13 @@ func (t typed[T]) patchOne(c *authz.Config, p events.ResourcePatch) (*authz.Conf
 	if e := c.CheckPut(t.kind, p.Name, v, p.Admin); e != nil {
 		return nil, nil, nil, e
 	}
-	m := maps.Clone(t.get(c))
-	m[p.Name] = v
-	return t.with(c, m), []string{p.Name}, nil, nil
+	return t.withEntry(s, c, p.Name, v), []string{p.Name}, nil, nil
 }
 
 // patchAll applies a patch to the whole collection (R-API-17): every resource it
 // adds, changes or removes is checked as a PUT or DELETE would be, in name order,
 // and the first refusal rejects the whole patch.
-func (t typed[T]) patchAll(c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
+func (t typed[T]) patchAll(s *scratch, c *authz.Config, p events.ResourcePatch) (*authz.Config, []string, []string, *authz.Error) {
 	doc, err := json.Marshal(t.get(c))
 	if err != nil {
 		return nil, nil, nil, authz.StatusMessage(http.StatusInternalServerError, "encode collection: "+err.Error())
@@ -337,7 +332,9 @@ func (t typed[T]) patchAll(c *authz.Config, p events.ResourcePatch) (*authz.Conf
 	if len(changed) == 0 && len(removed) == 0 {
 		return c, nil, nil, nil
 	}
-	return t.with(c, next), changed, removed, nil
+	n := t.with(c, next)
+	s.adopt(c, n, t.kind)
+	return n, changed, removed, nil
 }
 
 // parse validates a patched resource as a PUT body would be (R-API-17, R-API-18).

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/authzd/authzd/authz"
@@ -34,6 +35,24 @@ func toMap[T any](entries []named[T]) map[string]T {
 		m[e.Name] = e.Value
 	}
 	return m
+}
+
+// changeEntries lists the change records in key order.
+func (v *View) changeEntries() []named[Change] {
+	out := make([]named[Change], 0, v.changes.Len())
+	it := v.changes.Root().Iterator()
+	for k, c, ok := it.Next(); ok; k, c, ok = it.Next() {
+		out = append(out, named[Change]{string(k), c})
+	}
+	return out
+}
+
+func changeTree(entries []named[Change]) *iradix.Tree[Change] {
+	t := iradix.New[Change]().Txn()
+	for _, e := range entries {
+		t.Insert([]byte(e.Name), e.Value)
+	}
+	return t.Commit()
 }
 
 type canonicalConfig struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
 	"github.com/hashicorp/raft"
 
 	"github.com/authzd/authzd/authz"
@@ -30,8 +31,10 @@ type Config struct {
 	Settings authz.Settings
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
-	// OnApply, if set, is called on raft's FSM goroutine after each new view is
-	// published, with the envelope that produced it (zero for Restore). It must not block.
+	// OnApply, if set, is called on raft's FSM goroutine for every applied entry,
+	// in log order, after the view containing it is published: v.Rev may be
+	// later than res.Rev when raft applied a batch. For Restore it is called
+	// once with a zero envelope. It must not block.
 	OnApply func(v *View, env events.Envelope, res Result)
 }
 
@@ -54,7 +57,7 @@ func New(cfg Config) (*Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile empty config: %w", err)
 	}
-	m.cur.Store(&View{Config: c, Eval: ev, Changes: map[string]Change{}})
+	m.cur.Store(&View{Config: c, Eval: ev, changes: iradix.New[Change]()})
 	return m, nil
 }
 
@@ -62,29 +65,73 @@ func New(cfg Config) (*Machine, error) {
 func (m *Machine) View() *View { return m.cur.Load() }
 
 // Apply is called by raft on its FSM goroutine for every committed entry, in log
-// order. It returns a Result. An entry this binary cannot decode stops the node
-// with a panic: skipping it would fork the state.
+// order, when it does not batch (raft prefers ApplyBatch). It returns a Result.
 func (m *Machine) Apply(l *raft.Log) any {
-	if l.Type != raft.LogCommand {
-		return nil
-	}
-	env, err := events.Decode(l.Data)
-	if err != nil {
-		panic(fmt.Sprintf("fsm: cannot decode log entry %d: %v", l.Index, err))
-	}
+	return m.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch is called by raft on its FSM goroutine with up to MaxAppendEntries
+// committed entries in log order (raft.BatchingFSM). The entries are applied one
+// by one to the configuration, but the evaluator is compiled and the view
+// published once for the batch: compiling dominates the cost of a write, so
+// under load a batch pays it once. Every entry gets the Result it would get
+// alone, so the outcome does not depend on where raft cut the batches. An
+// entry this binary cannot decode stops the node with a panic: skipping it
+// would fork the state.
+func (m *Machine) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	done := make([]applied, 0, len(logs))
 	prev := m.View()
-	next, res := apply(prev, env, l.Index)
-	if res.Err == nil && next.Config != prev.Config {
-		ev, err := authz.Compile(next.Config, m.cfg.Settings)
-		if err != nil {
-			// Validation accepted something the compiler refuses: reject it the same way on every node.
-			next, res = m.rejected(prev, l.Index, authz.StatusMessage(400, err.Error()))
-		} else {
-			next.Eval = ev
+	cur := prev
+	var s scratch
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			continue
 		}
+		env, err := events.Decode(l.Data)
+		if err != nil {
+			panic(fmt.Sprintf("fsm: cannot decode log entry %d: %v", l.Index, err))
+		}
+		next, res := apply(cur, env, l.Index, &s)
+		cur = next
+		out[i] = res
+		done = append(done, applied{env, res})
 	}
-	m.publish(next, env, res)
-	return res
+	if len(done) == 0 {
+		return out
+	}
+	if cur.Config != prev.Config {
+		ev, err := authz.Compile(cur.Config, m.cfg.Settings)
+		if err != nil {
+			if len(done) > 1 {
+				// Find the entry the compiler refuses by applying one at a time;
+				// that gives each entry exactly its unbatched result.
+				for i, l := range logs {
+					out[i] = m.ApplyBatch([]*raft.Log{l})[0]
+				}
+				return out
+			}
+			// Validation accepted something the compiler refuses: reject it
+			// the same way on every node.
+			rej, res := m.rejected(prev, done[0].res.Rev, authz.StatusMessage(400, err.Error()))
+			for i := range out {
+				if out[i] != nil {
+					out[i] = res
+				}
+			}
+			m.publish(rej, applied{done[0].env, res})
+			return out
+		}
+		cur.Eval = ev
+	}
+	m.publish(cur, done...)
+	return out
+}
+
+// applied is one entry of a batch with its result, for OnApply.
+type applied struct {
+	env events.Envelope
+	res Result
 }
 
 // rejected keeps prev's state at a new revision.
@@ -94,11 +141,15 @@ func (m *Machine) rejected(prev *View, index uint64, e *authz.Error) (*View, Res
 	return &v, Result{Rev: index, Err: e}
 }
 
-func (m *Machine) publish(v *View, env events.Envelope, res Result) {
+// publish makes v the current view, wakes the revision waiters and reports the
+// entries that produced it to OnApply, in log order.
+func (m *Machine) publish(v *View, entries ...applied) {
 	m.cur.Store(v)
 	m.waiters.release(v.Rev)
 	if m.cfg.OnApply != nil {
-		m.cfg.OnApply(v, env, res)
+		for _, a := range entries {
+			m.cfg.OnApply(v, a.env, a.res)
+		}
 	}
 }
 
@@ -120,6 +171,6 @@ func (m *Machine) Restore(rc io.ReadCloser) error {
 	}
 	v.Eval = ev
 	m.log.Info("restored snapshot", "revision", v.Rev)
-	m.publish(v, events.Envelope{}, Result{Rev: v.Rev})
+	m.publish(v, applied{res: Result{Rev: v.Rev}})
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/raft"
 
 	"github.com/authzd/authzd/authz"
@@ -116,6 +117,49 @@ func TestReplayGivesEqualHash(t *testing.T) {
 	}
 }
 
+// applyBatches applies logs through ApplyBatch, cut into batches of the given sizes
+// (cycled), as raft does when the FSM batches.
+func applyBatches(t testing.TB, m *Machine, logs []*raft.Log, sizes ...int) []Result {
+	t.Helper()
+	var out []Result
+	for i, k := 0, 0; i < len(logs); k++ {
+		n := min(sizes[k%len(sizes)], len(logs)-i)
+		for _, r := range m.ApplyBatch(logs[i : i+n]) {
+			res, _ := r.(Result)
+			out = append(out, res)
+		}
+		i += n
+	}
+	return out
+}
+
+// TestApplyBatchMatchesSingle: whatever the batch boundaries, every entry gets
+// the result it gets alone and the machines end in the same state, including
+// when the compiler refuses an entry in the middle of a batch.
+func TestApplyBatchMatchesSingle(t *testing.T) {
+	logs := sampleLog(t)
+	badConfig := entry(t, 9, events.ConfigReplace, events.Replace{Docs: events.Docs{"config": []byte(`{"dynamic":{"do_not_fail_on_forbidden":"yes"}}`)}})
+	logs = append(logs, badConfig, put(t, 10, authz.KindTenants, "after", `{"description":"x"}`),
+		&raft.Log{Index: 11, Type: raft.LogNoop})
+	single := newMachine(t)
+	want := applyAll(t, single, logs)
+	if want[8].Err == nil {
+		t.Fatalf("the invalid security config was accepted: %+v", want[8])
+	}
+	for _, sizes := range [][]int{{1}, {2}, {3, 1}, {64}, {5, 2, 7}} {
+		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
+			m := newMachine(t)
+			got := applyBatches(t, m, logs, sizes...)
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("results (-single +batched):\n%s", d)
+			}
+			if m.View().Hash() != single.View().Hash() || m.View().Rev != single.View().Rev {
+				t.Errorf("batched machine at rev %d differs from the single one at rev %d", m.View().Rev, single.View().Rev)
+			}
+		})
+	}
+}
+
 func snapshotBytes(t testing.TB, m *Machine) []byte {
 	t.Helper()
 	s, err := m.Snapshot()
@@ -201,6 +245,11 @@ func FuzzApplySequences(f *testing.F) {
 		applyAll(t, restored, logs[half:])
 		if a.View().Hash() != restored.View().Hash() {
 			t.Fatalf("hash differs after restore at entry %d", half)
+		}
+		batched := newMachine(t)
+		applyBatches(t, batched, logs, 1+int(seed%7), 3)
+		if a.View().Hash() != batched.View().Hash() {
+			t.Fatalf("hash differs when applied in batches")
 		}
 	})
 }

@@ -30,7 +30,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	enc.SetSortMapKeys(true)
 	err := enc.Encode(snapshotData{
 		Format: snapshotFormat, Rev: s.view.Rev, Initialized: s.view.Initialized,
-		Config: canonical(s.view.Config), Changes: sortedEntries(s.view.Changes),
+		Config: canonical(s.view.Config), Changes: s.view.changeEntries(),
 	})
 	if err == nil {
 		err = w.Flush()
@@ -53,5 +53,5 @@ func readSnapshot(r io.Reader) (*View, error) {
 	if d.Format != snapshotFormat {
 		return nil, fmt.Errorf("unknown snapshot format %d", d.Format)
 	}
-	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), Changes: toMap(d.Changes)}, nil
+	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), changes: changeTree(d.Changes)}, nil
 }

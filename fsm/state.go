@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
 	"github.com/authzd/authzd/authz"
 )
 
@@ -24,8 +26,10 @@ type View struct {
 	Rev    uint64
 	Config *authz.Config
 	Eval   *authz.Evaluator
-	// Changes maps "<kind>/<name>" to the event that last changed it.
-	Changes map[string]Change
+	// changes maps "<kind>/<name>" to the event that last changed it. It is a
+	// persistent radix tree: a write copies O(log n) nodes instead of a map
+	// of every resource, and iteration is in key order (deterministic).
+	changes *iradix.Tree[Change]
 	// Initialized is false until the first configuration (bootstrap) is applied.
 	Initialized bool
 }
@@ -35,8 +39,7 @@ func changeKey(kind authz.Kind, name string) string { return string(kind) + "/" 
 
 // Change returns the record of the event that last changed a resource.
 func (v *View) Change(kind authz.Kind, name string) (Change, bool) {
-	c, ok := v.Changes[changeKey(kind, name)]
-	return c, ok
+	return v.changes.Get([]byte(changeKey(kind, name)))
 }
 
 // Hash returns the hex SHA-256 of the configuration's deterministic encoding.
