@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -100,12 +99,13 @@ func TestBadInput(t *testing.T) {
 
 func TestNonAdminCannotUseAPI(t *testing.T) {
 	c := nodetest.Start(t)
-	if r := c.Admin(0, "PUT", "/_plugins/_security/api/internalusers/reader", `{"password":"Corr3ct-Horse-Battery!","backend_roles":["readers"]}`); r.Status != 201 {
-		t.Fatalf("create user: %s", r)
+	created := c.Admin(0, "PUT", "/_plugins/_security/api/internalusers/reader", `{"password":"Corr3ct-Horse-Battery!","backend_roles":["readers"]}`)
+	if created.Status != 201 {
+		t.Fatalf("create user: %s", created)
 	}
 	// Read on another node at the revision that created the user (read-your-writes).
-	rev := c.Nodes[0].Machine().View().Rev
-	r := c.Do(1, "GET", fmt.Sprintf("/_plugins/_security/api/roles?min_revision=%d", rev), "reader", "Corr3ct-Horse-Battery!", "")
+	rev := revisionOf(t, created)
+	r := c.Do(1, "GET", "/_plugins/_security/api/roles?min_revision="+rev, "reader", "Corr3ct-Horse-Battery!", "")
 	want := `{"status":"FORBIDDEN","message":"No permission to access REST API: User reader with Security roles [] does not have any role privileged for admin access. No client TLS certificate found in request"}`
 	if r.Status != 403 || string(r.Body) != want {
 		t.Fatalf("GET as non-admin = %s\nwant %s", r, want)

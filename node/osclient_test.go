@@ -24,6 +24,8 @@ func newOSClient(t *testing.T, c *nodetest.Cluster, i int, user, password string
 	sc, err := security.NewClient(security.Config{Client: opensearch.Config{
 		Addresses: []string{"https://" + c.Peers[i].HTTPAddr},
 		Username:  user, Password: password, Transport: tr,
+		// Stops the client's background health and stats pollers with the test.
+		Context: t.Context(),
 	}})
 	if err != nil {
 		t.Fatal(err)

@@ -98,12 +98,12 @@ or generated on the first start and kept in DATA/admin-password (mode 0600).`,
 					return err
 				}
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := waitInitialized(ctx, nodes, 30*time.Second); err != nil {
 				return err
 			}
-			printDevBanner(cmd, peers, password, pki)
+			printDevBanner(cmd, peers, password, pki, dataDir)
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
 			return nil
@@ -160,7 +160,7 @@ func waitInitialized(ctx context.Context, nodes []*node.Node, limit time.Duratio
 	}
 }
 
-func printDevBanner(cmd *cobra.Command, peers []node.Peer, password string, pki *transport.PKI) {
+func printDevBanner(cmd *cobra.Command, peers []node.Peer, password string, pki *transport.PKI, dataDir string) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintln(w, "\nauthzd dev cluster is up (3 nodes, demo configuration)")
 	for _, p := range peers {
@@ -169,6 +169,6 @@ func printDevBanner(cmd *cobra.Command, peers []node.Peer, password string, pki 
 	fmt.Fprintf(w, "  admin user:      admin\n  admin password:  %s\n", password)
 	fmt.Fprintf(w, "  CA certificate:  %s\n", pki.CAFile)
 	fmt.Fprintf(w, "  admin client certificate: %s (key %s)\n", pki.AdminCertFile(), pki.AdminKeyFile())
-	fmt.Fprintf(w, "\nTry:\n  curl --cacert %s -u 'admin:%s' https://%s/_plugins/_security/api/roles/all_access\n\nCtrl-C stops the cluster; data stays in %s.\n",
-		pki.CAFile, password, peers[0].HTTPAddr, filepath.Dir(pki.CAFile))
+	fmt.Fprintf(w, "\nTry:\n  curl --cacert %s -u 'admin:%s' https://%s/_plugins/_security/api/roles/all_access\n\nCtrl-C stops the cluster; its data stays in %s (rm -rf it to start over).\n",
+		pki.CAFile, password, peers[0].HTTPAddr, dataDir)
 }

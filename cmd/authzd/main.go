@@ -11,6 +11,14 @@ import (
 )
 
 func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "authzd:", err)
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree; tests run it in-process.
+func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "authzd",
 		Short:         "authzd: the OpenSearch Security model as a Raft cluster",
@@ -18,8 +26,5 @@ func main() {
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCmd(), devCmd(), certsCmd())
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "authzd:", err)
-		os.Exit(1)
-	}
+	return root
 }

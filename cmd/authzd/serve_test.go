@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authzd/authzd/node/nodetest"
+)
+
+// freePorts reserves n loopback ports by binding them and releasing them, so
+// the peers list can be written before the nodes start.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return addrs
+}
+
+func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// TestServeThreeNodes runs the binary's own commands in-process: `certs`, then
+// three `serve --config FILE` nodes, a write on one node read back on another,
+// and a clean stop of every node when the context ends.
+func TestServeThreeNodes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AUTHZD_INITIAL_ADMIN_PASSWORD", "Serve-Test-Passw0rd!")
+	if out, err := run(t, t.Context(), "certs", "--dir", filepath.Join(dir, "certs"), "--nodes", "n1,n2,n3"); err != nil {
+		t.Fatalf("certs: %v\n%s", err, out)
+	}
+	ports := freePorts(t, 6)
+	var peers []string
+	for i := range 3 {
+		peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, ports[3+i], ports[i]))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for i := range 3 {
+		id := fmt.Sprintf("n%d", i+1)
+		cfg := fmt.Sprintf(`node_id: %s
+data_dir: %s
+http_addr: %s
+raft_addr: %s
+peers: %s
+ca_file: %s
+cert_file: %s
+key_file: %s
+settings:
+  plugins.security.password.hashing.bcrypt.rounds: 4
+`, id, filepath.Join(dir, id), ports[i], ports[3+i], strings.Join(peers, ","),
+			filepath.Join(dir, "certs", "ca.pem"), filepath.Join(dir, "certs", "node-"+id+".pem"), filepath.Join(dir, "certs", "node-"+id+"-key.pem"))
+		file := filepath.Join(dir, id+".yml")
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := run(t, ctx, "serve", "--config", file, "--log-level", "error"); err != nil {
+				errs <- fmt.Errorf("serve %s: %v\n%s", id, err, out)
+			}
+		}()
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		}
+	}
+	defer stop()
+
+	client := httpsClient(t, filepath.Join(dir, "certs", "ca.pem"))
+	do := func(method, addr, path, body string) (int, http.Header, string) {
+		req, err := http.NewRequest(method, "https://"+addr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", "Serve-Test-Passw0rd!")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	for i := range 3 {
+		nodetest.Eventually(t, 30*time.Second, func() error {
+			if code, _, body := do("GET", ports[i], "/_plugins/_security/health", ""); code != http.StatusOK {
+				return fmt.Errorf("node %d health = %d %s", i+1, code, body)
+			}
+			return nil
+		})
+	}
+	var rev string
+	nodetest.Eventually(t, 30*time.Second, func() error {
+		// The configuration is initialized right after the first leader is elected.
+		code, hdr, body := do("PUT", ports[0], "/_plugins/_security/api/tenants/ops", `{"description":"Operations"}`)
+		if code != http.StatusCreated {
+			return fmt.Errorf("PUT tenant = %d %s", code, body)
+		}
+		rev = hdr.Get("X-Authz-Revision")
+		return nil
+	})
+	code, _, body := do("GET", ports[2], "/_plugins/_security/api/tenants/ops?min_revision="+rev, "")
+	if code != http.StatusOK || !strings.Contains(body, `"description":"Operations"`) {
+		t.Fatalf("GET on node 3 = %d %s", code, body)
+	}
+	stop()
+}
+
+func httpsClient(t *testing.T, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
