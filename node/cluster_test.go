@@ -196,3 +196,58 @@ func TestConflictingWritesOneWins(t *testing.T) {
 		t.Fatalf("want one success and one error, got %d/%d: %v", ok, bad, results)
 	}
 }
+
+// TestNoLeaderAnswers503 stops two of three nodes: the survivor cannot commit,
+// so a write answers the 503 body (within LeaderWait, not the client timeout)
+// and changes nothing, while reads keep being served from its last state.
+func TestNoLeaderAnswers503(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodeConfig(func(cfg *node.Config) { cfg.LeaderWait = 2 * time.Second }))
+	survivor := (c.Leader() + 1) % 3
+	for i := range c.Nodes {
+		if i != survivor {
+			c.Stop(i)
+		}
+	}
+	before := c.Nodes[survivor].Machine().View().Hash()
+	r := c.Admin(survivor, http.MethodPut, "/_plugins/_security/api/tenants/lost", `{"description":"x"}`)
+	want := `{"status":"UNAVAILABLE","message":"No leader is available to accept writes, try again later"}`
+	if r.Status != http.StatusServiceUnavailable || string(r.Body) != want {
+		t.Fatalf("write without a quorum = %s, want 503 %s", r, want)
+	}
+	if got := c.Admin(survivor, http.MethodGet, "/_plugins/_security/api/tenants/global_tenant", ""); got.Status != http.StatusOK {
+		t.Fatalf("read without a quorum = %s", got)
+	}
+	if c.Nodes[survivor].Machine().View().Hash() != before {
+		t.Fatal("a refused write changed the state")
+	}
+}
+
+// TestPartitionedLeader cuts the leader off: the majority elects a new leader and
+// takes writes, the old leader's side answers 503, and after healing every node
+// converges on the majority's state.
+func TestPartitionedLeader(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodeConfig(func(cfg *node.Config) { cfg.LeaderWait = 2 * time.Second }))
+	old := c.Leader()
+	c.Isolate(old)
+	other := (old + 1) % 3
+	nodetest.Eventually(t, 15*time.Second, func() error {
+		if l := c.Leader(); l < 0 || l == old {
+			return fmt.Errorf("no new leader on the majority side (leader %d)", l)
+		}
+		return nil
+	})
+	if r := c.Admin(other, http.MethodPut, "/_plugins/_security/api/tenants/majority", `{"description":"x"}`); r.Status != http.StatusCreated {
+		t.Fatalf("write on the majority side = %s", r)
+	}
+	if r := c.Admin(old, http.MethodPut, "/_plugins/_security/api/tenants/minority", `{"description":"x"}`); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("write on the minority side = %s, want 503", r)
+	}
+	c.Heal()
+	hashesEqual(t, c)
+	if r := c.Admin(old, http.MethodGet, "/_plugins/_security/api/tenants/majority", ""); r.Status != http.StatusOK {
+		t.Fatalf("healed old leader misses the majority's write: %s", r)
+	}
+	if r := c.Admin(old, http.MethodGet, "/_plugins/_security/api/tenants/minority", ""); r.Status != http.StatusNotFound {
+		t.Fatalf("the minority's refused write appeared: %s", r)
+	}
+}

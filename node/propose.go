@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -19,8 +20,9 @@ import (
 
 // Aliases of the API's sentinels, so errors.Is matches whichever layer made them.
 var (
-	ErrNoLeader  = api.ErrNoLeader
-	ErrNotLeader = api.ErrNotLeader
+	ErrNoLeader       = api.ErrNoLeader
+	ErrNotLeader      = api.ErrNotLeader
+	ErrOutcomeUnknown = api.ErrOutcomeUnknown
 )
 
 // errRetry marks a forwarding failure after which the write surely was not
@@ -84,8 +86,13 @@ func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
 	}
 	f := n.raft.Apply(event, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) {
+		switch {
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+			// Never appended to the log: safe to retry elsewhere.
 			return fsm.Result{}, ErrNotLeader
+		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore), errors.Is(err, raft.ErrRaftShutdown):
+			// Appended, maybe replicated: a later leader may still commit it.
+			return fsm.Result{}, fmt.Errorf("raft apply: %w: %w", err, ErrOutcomeUnknown)
 		}
 		return fsm.Result{}, fmt.Errorf("raft apply: %w", err)
 	}
@@ -104,19 +111,23 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 		return fsm.Result{}, fmt.Errorf("forward to %s: %w", leader.ID, err)
 	}
 	req.Header.Set("Content-Type", "application/msgpack")
+	// Whether the request left this node decides whether a failure may be
+	// retried: an event never written cannot have been committed.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}))
 	resp, err := n.client.Do(req)
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			// Not connected: the leader never saw the event.
+		if !wrote.Load() {
 			return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, errRetry)
 		}
-		return fsm.Result{}, fmt.Errorf("forward to %s: %w", leader.ID, err)
+		return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, ErrOutcomeUnknown)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return fsm.Result{}, fmt.Errorf("forward to %s: read response: %w", leader.ID, err)
+		return fsm.Result{}, fmt.Errorf("forward to %s: read response: %w: %w", leader.ID, err, ErrOutcomeUnknown)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -127,6 +138,9 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 		return res, nil
 	case http.StatusMisdirectedRequest:
 		return fsm.Result{}, fmt.Errorf("forward to %s: no longer leader: %w", leader.ID, errRetry)
+	case http.StatusServiceUnavailable:
+		// The leader appended the event but lost leadership before it committed.
+		return fsm.Result{}, fmt.Errorf("forward to %s: %s: %w", leader.ID, bytes.TrimSpace(body), ErrOutcomeUnknown)
 	default:
 		return fsm.Result{}, fmt.Errorf("forward to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(body))
 	}

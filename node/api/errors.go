@@ -21,6 +21,10 @@ var (
 	ErrUnauthenticated = errors.New("unauthenticated")
 	// ErrBodyTooLarge means the request body exceeded the size limit.
 	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrOutcomeUnknown means a write reached a leader but no result came back
+	// (leadership lost, connection cut after sending): it may or may not have
+	// been committed, so the client must check before retrying.
+	ErrOutcomeUnknown = errors.New("write outcome unknown")
 )
 
 // statusTable maps sentinel errors to responses; it is walked with errors.Is so
@@ -31,6 +35,7 @@ var statusTable = []struct {
 	message string
 }{
 	{ErrNoLeader, http.StatusServiceUnavailable, "No leader is available to accept writes, try again later"},
+	{ErrOutcomeUnknown, http.StatusServiceUnavailable, "The leader changed or became unreachable before the write was confirmed; it may or may not have been applied"},
 	{ErrRevisionTimeout, http.StatusServiceUnavailable, "The requested min_revision was not reached in time"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Unauthorized"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
