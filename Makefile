@@ -5,7 +5,10 @@ GOBIN       ?= $(shell $(GO) env GOPATH)/bin
 COUNT       ?= 6
 FUZZTIME    ?= 30s
 
-.PHONY: help run build test bench lint fmt fuzz e2e
+IMAGE       ?= authzd:dev
+COMPOSE     ?= docker-compose -f deploy/docker-compose.yml
+
+.PHONY: help run build test bench lint fmt fuzz e2e image compose-up compose-down
 
 help: ## show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,3 +35,20 @@ lint: $(GOBIN)/staticcheck ## gofmt check, go vet, staticcheck
 
 $(GOBIN)/staticcheck:
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+image: build ## build the authzd:dev image (FROM scratch, static binary)
+	rm -rf bin/image && mkdir -p bin/image/data && cp bin/authzd bin/image/
+	docker build -q -t $(IMAGE) -f deploy/Dockerfile bin/image
+
+compose-up: image ## start three containers (deploy/docker-compose.yml) and print how to reach them
+	@./bin/authzd certs --dir deploy/data/certs --nodes n1,n2,n3 >/dev/null
+	@mkdir -p deploy/data/n1 deploy/data/n2 deploy/data/n3
+	@[ -s deploy/data/admin-password ] || (umask 077; ./bin/authzd password > deploy/data/admin-password)
+	@if [ "$$(id -u)" = 0 ]; then chown -R 65532:65532 deploy/data/n1 deploy/data/n2 deploy/data/n3 deploy/data/certs; fi
+	@uid=$$(id -u); gid=$$(id -g); [ "$$uid" = 0 ] && uid=65532 gid=65532; \
+	  AUTHZD_UID=$$uid AUTHZD_GID=$$gid AUTHZD_INITIAL_ADMIN_PASSWORD="$$(cat deploy/data/admin-password)" $(COMPOSE) up -d
+	@echo "authzd on https://127.0.0.1:9200 (and :9201, :9202); admin password in deploy/data/admin-password"
+	@echo "  curl --cacert deploy/data/certs/ca.pem -u \"admin:$$(cat deploy/data/admin-password)\" https://127.0.0.1:9200/_plugins/_authz/cluster"
+
+compose-down: ## stop the containers of compose-up (data stays in deploy/data)
+	$(COMPOSE) down

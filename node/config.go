@@ -21,6 +21,9 @@ type Config struct {
 	HTTPAddr string
 	// RaftAddr is the Raft listen address; "127.0.0.1:0" picks a port.
 	RaftAddr string
+	// RaftAdvertise is the Raft address other nodes dial ("n1:9300"); empty
+	// means RaftAddr, which must then name a specific interface, not 0.0.0.0.
+	RaftAdvertise string
 	// TLS is the node's certificate material (cluster CA, node certificate).
 	TLS *transport.TLSMaterial
 	// Links, if set, lets tests cut this node's links to peers (Raft and forwarding).

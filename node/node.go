@@ -72,7 +72,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.httpLn = tls.NewListener(ln, cfg.TLS.ServerConfig(tls.VerifyClientCertIfGiven))
 	n.trans, err = transport.NewRaftTransport(transport.RaftConfig{
-		BindAddr: cfg.RaftAddr, TLS: cfg.TLS, Links: cfg.Links, Logger: n.log,
+		BindAddr: cfg.RaftAddr, Advertise: cfg.RaftAdvertise, TLS: cfg.TLS, Links: cfg.Links, Logger: n.log,
 	})
 	if err != nil {
 		ln.Close()

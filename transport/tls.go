@@ -80,8 +80,28 @@ func (p *PKI) AdminKeyFile() string { return filepath.Join(p.Dir, "admin-key.pem
 // It is meant for `authzd dev` and tests; it does not lock dir against concurrent
 // callers.
 func EnsureDevPKI(dir string, nodeIDs []string) (*PKI, error) {
-	for _, id := range nodeIDs {
-		if err := validateNodeID(id); err != nil {
+	nodes := make([]NodeCert, len(nodeIDs))
+	for i, id := range nodeIDs {
+		nodes[i] = NodeCert{ID: id}
+	}
+	return EnsurePKI(dir, nodes)
+}
+
+// NodeCert describes one node certificate of EnsurePKI.
+type NodeCert struct {
+	// ID is the node id: the certificate's CN and a SAN.
+	ID string
+	// Hosts are further SANs (IP addresses or DNS names) the node is reached
+	// by, e.g. 10.0.0.1 or n1.example.com.
+	Hosts []string
+}
+
+// EnsurePKI is EnsureDevPKI with extra SANs per node, for clusters whose nodes
+// are reached by other addresses than their ids. Hosts only apply to node
+// certificates created by this call; existing ones are kept as they are.
+func EnsurePKI(dir string, nodes []NodeCert) (*PKI, error) {
+	for _, n := range nodes {
+		if err := validateNodeID(n.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -103,12 +123,12 @@ func EnsureDevPKI(dir string, nodeIDs []string) (*PKI, error) {
 		return nil, fmt.Errorf("dev ca: %w", err)
 	}
 
-	for _, id := range nodeIDs {
-		_, err := ensurePair(p.NodeCertFile(id), p.NodeKeyFile(id), ca, func() (*x509.Certificate, error) {
-			return nodeTemplate(id), nil
+	for _, n := range nodes {
+		_, err := ensurePair(p.NodeCertFile(n.ID), p.NodeKeyFile(n.ID), ca, func() (*x509.Certificate, error) {
+			return nodeTemplate(n.ID, n.Hosts), nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("dev node certificate %q: %w", id, err)
+			return nil, fmt.Errorf("dev node certificate %q: %w", n.ID, err)
 		}
 	}
 
@@ -140,7 +160,7 @@ func validateNodeID(id string) error {
 	return nil
 }
 
-func nodeTemplate(id string) *x509.Certificate {
+func nodeTemplate(id string, hosts []string) *x509.Certificate {
 	tmpl := &x509.Certificate{
 		Subject: pkix.Name{
 			CommonName:         id,
@@ -152,10 +172,12 @@ func nodeTemplate(id string) *x509.Certificate {
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		DNSNames:    []string{"localhost"},
 	}
-	if ip := net.ParseIP(id); ip != nil {
-		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-	} else if id != "localhost" {
-		tmpl.DNSNames = append(tmpl.DNSNames, id)
+	for _, h := range append([]string{id}, hosts...) {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else if h != "localhost" {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	return tmpl
 }

@@ -255,3 +255,27 @@ func TestLoadTLSConfigs(t *testing.T) {
 		t.Error("LoadTLS with a key as CA file succeeded")
 	}
 }
+
+// TestEnsurePKIHosts: extra hosts become SANs a peer can verify, and do not
+// leak into other nodes' certificates.
+func TestEnsurePKIHosts(t *testing.T) {
+	p, err := EnsurePKI(t.TempDir(), []NodeCert{{ID: "n1", Hosts: []string{"10.0.0.1", "n1.example.com"}}, {ID: "n2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(readCert(t, p.CAFile))
+	verify := func(id, name string) error {
+		_, err := readCert(t, p.NodeCertFile(id)).Verify(x509.VerifyOptions{Roots: pool, DNSName: name,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+		return err
+	}
+	for _, name := range []string{"n1", "10.0.0.1", "n1.example.com", "127.0.0.1"} {
+		if err := verify("n1", name); err != nil {
+			t.Errorf("n1 as %s: %v", name, err)
+		}
+	}
+	if err := verify("n2", "10.0.0.1"); err == nil {
+		t.Error("n2's certificate is valid for n1's address")
+	}
+}

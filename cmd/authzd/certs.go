@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -10,13 +11,28 @@ import (
 )
 
 func certsCmd() *cobra.Command {
-	var dir, nodes string
+	var (
+		dir, nodes string
+		hosts      []string
+	)
 	cmd := &cobra.Command{
 		Use:   "certs",
 		Short: "Create a cluster CA, node certificates and the admin client certificate (kept when present)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ids := strings.Split(nodes, ",")
-			pki, err := transport.EnsureDevPKI(dir, ids)
+			specs := make([]transport.NodeCert, len(ids))
+			for i, id := range ids {
+				specs[i].ID = id
+			}
+			for _, h := range hosts {
+				id, host, ok := strings.Cut(h, "=")
+				i := slices.Index(ids, id)
+				if !ok || host == "" || i < 0 {
+					return fmt.Errorf("--host %q: want <node id>=<ip or dns name> for one of --nodes", h)
+				}
+				specs[i].Hosts = append(specs[i].Hosts, host)
+			}
+			pki, err := transport.EnsurePKI(dir, specs)
 			if err != nil {
 				return err
 			}
@@ -29,5 +45,6 @@ func certsCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "dir", "certs", "directory for the certificates")
 	cmd.Flags().StringVar(&nodes, "nodes", "n1,n2,n3", "node ids, comma separated")
+	cmd.Flags().StringArrayVar(&hosts, "host", nil, "extra address of a node's certificate, <id>=<ip or dns name> (repeatable)")
 	return cmd
 }

@@ -25,6 +25,6 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCmd(), devCmd(), certsCmd())
+	root.AddCommand(serveCmd(), devCmd(), certsCmd(), healthCmd(), passwordCmd())
 	return root
 }

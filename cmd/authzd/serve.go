@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,15 +17,18 @@ import (
 
 // serveFile is the YAML form of `authzd serve` options; flags override it.
 type serveFile struct {
-	NodeID   string         `yaml:"node_id"`
-	DataDir  string         `yaml:"data_dir"`
-	HTTPAddr string         `yaml:"http_addr"`
-	RaftAddr string         `yaml:"raft_addr"`
-	Peers    string         `yaml:"peers"`
-	CAFile   string         `yaml:"ca_file"`
-	CertFile string         `yaml:"cert_file"`
-	KeyFile  string         `yaml:"key_file"`
-	Settings map[string]any `yaml:"settings"`
+	NodeID   string `yaml:"node_id"`
+	DataDir  string `yaml:"data_dir"`
+	HTTPAddr string `yaml:"http_addr"`
+	RaftAddr string `yaml:"raft_addr"`
+	// RaftAdvertise is the Raft address peers dial; empty means this node's
+	// entry in Peers when RaftAddr binds all interfaces.
+	RaftAdvertise string         `yaml:"raft_advertise"`
+	Peers         string         `yaml:"peers"`
+	CAFile        string         `yaml:"ca_file"`
+	CertFile      string         `yaml:"cert_file"`
+	KeyFile       string         `yaml:"key_file"`
+	Settings      map[string]any `yaml:"settings"`
 }
 
 func serveCmd() *cobra.Command {
@@ -69,8 +73,11 @@ or is generated and printed once, by the node that initializes the configuration
 			if err != nil {
 				return err
 			}
+			if f.RaftAdvertise == "" {
+				f.RaftAdvertise = ownRaftAddr(f.NodeID, f.RaftAddr, peers)
+			}
 			n, err := node.New(node.Config{
-				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, TLS: tlsm,
+				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, RaftAdvertise: f.RaftAdvertise, TLS: tlsm,
 				Settings: settings, API: apiSettings, Logger: log,
 				Bootstrap: func() (*authz.Config, error) {
 					hash, err := initialAdminHash(apiSettings.BcryptRounds)
@@ -100,6 +107,7 @@ or is generated and printed once, by the node that initializes the configuration
 	fl.StringVar(&f.DataDir, "data-dir", "", "directory for the Raft log and snapshots")
 	fl.StringVar(&f.HTTPAddr, "http-addr", "127.0.0.1:9200", "HTTPS listen address")
 	fl.StringVar(&f.RaftAddr, "raft-addr", "127.0.0.1:9300", "Raft listen address (mutual TLS)")
+	fl.StringVar(&f.RaftAdvertise, "raft-advertise", "", "Raft address other nodes dial (default: this node's entry in --peers when --raft-addr binds all interfaces)")
 	fl.StringVar(&f.Peers, "peers", "", "initial cluster: id=raft_addr=http_addr,...")
 	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
 	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
@@ -120,10 +128,29 @@ func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
 	set("data-dir", &dst.DataDir, flags.DataDir)
 	set("http-addr", &dst.HTTPAddr, flags.HTTPAddr)
 	set("raft-addr", &dst.RaftAddr, flags.RaftAddr)
+	set("raft-advertise", &dst.RaftAdvertise, flags.RaftAdvertise)
 	set("peers", &dst.Peers, flags.Peers)
 	set("ca-file", &dst.CAFile, flags.CAFile)
 	set("cert-file", &dst.CertFile, flags.CertFile)
 	set("key-file", &dst.KeyFile, flags.KeyFile)
+}
+
+// ownRaftAddr is the address to advertise for Raft: when the node binds all
+// interfaces (0.0.0.0 or ::, as in a container), its own entry in the peers list.
+func ownRaftAddr(id, bind string, peers []node.Peer) string {
+	host, _, err := net.SplitHostPort(bind)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return ""
+	}
+	for _, p := range peers {
+		if p.ID == id {
+			return p.RaftAddr
+		}
+	}
+	return ""
 }
 
 // initialAdminHash hashes AUTHZD_INITIAL_ADMIN_PASSWORD, or a generated password

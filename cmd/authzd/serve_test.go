@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/node/nodetest"
 )
 
@@ -124,8 +125,9 @@ settings:
 	}
 	for i := range 3 {
 		nodetest.Eventually(t, 30*time.Second, func() error {
-			if code, _, body := do("GET", ports[i], "/_plugins/_security/health", ""); code != http.StatusOK {
-				return fmt.Errorf("node %d health = %d %s", i+1, code, body)
+			out, err := run(t, t.Context(), "health", "--url", "https://"+ports[i], "--ca-file", filepath.Join(dir, "certs", "ca.pem"))
+			if err != nil {
+				return fmt.Errorf("node %d: %v %s", i+1, err, out)
 			}
 			return nil
 		})
@@ -158,4 +160,22 @@ func httpsClient(t *testing.T, caFile string) *http.Client {
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+func TestPasswordCommand(t *testing.T) {
+	out, err := run(t, t.Context(), "password")
+	if err != nil || len(strings.TrimSpace(out)) < 20 {
+		t.Fatalf("password = %q, %v", out, err)
+	}
+	root := newRoot()
+	var buf bytes.Buffer
+	root.SetOut(&buf)
+	root.SetIn(strings.NewReader("Correct-Horse-9\n"))
+	root.SetArgs([]string{"password", "--hash", "--rounds", "4"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if h := strings.TrimSpace(buf.String()); !authz.VerifyPassword(h, "Correct-Horse-9") {
+		t.Fatalf("hash %q does not verify", h)
+	}
 }
