@@ -17,8 +17,10 @@ import (
 // nodes (two thirds of the writes are forwarded by followers), b.N writes in all.
 // It reports committed writes/s and the p50/p99 latency of one write.
 func BenchmarkCommit(b *testing.B) {
-	c := nodetest.Start(b)
-	const clients = 32
+	benchCommit(b, nodetest.Start(b), 32)
+}
+
+func benchCommit(b *testing.B, c *nodetest.Cluster, clients int) {
 	var (
 		next      atomic.Int64
 		mu        sync.Mutex
@@ -39,7 +41,7 @@ func BenchmarkCommit(b *testing.B) {
 					break
 				}
 				t0 := time.Now()
-				r := c.Admin(int(k%3), http.MethodPut, fmt.Sprintf("/_plugins/_security/api/tenants/bench-%d", k), `{"description":"bench"}`)
+				r := c.Admin(int(k)%len(c.Nodes), http.MethodPut, fmt.Sprintf("/_plugins/_security/api/tenants/bench-%d", k), `{"description":"bench"}`)
 				local = append(local, time.Since(t0))
 				if r.Status != http.StatusCreated {
 					failures.Add(1)

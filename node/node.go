@@ -89,7 +89,7 @@ func New(cfg Config) (*Node, error) {
 			TLSClientConfig:     cfg.TLS.ClientConfig(),
 			DialContext:         dial,
 			TLSHandshakeTimeout: 5 * time.Second,
-			MaxIdleConnsPerHost: 16,
+			MaxIdleConnsPerHost: 128, // every concurrent forwarded write keeps its connection: no TLS handshake churn
 			IdleConnTimeout:     90 * time.Second,
 		},
 	}
