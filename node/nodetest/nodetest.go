@@ -28,6 +28,7 @@ type options struct {
 	nodes    int
 	settings map[string]any
 	demo     bool
+	config   *authz.Config
 	tune     func(*node.Config)
 }
 
@@ -48,6 +49,10 @@ func WithSettings(s map[string]any) Option {
 
 // WithDemo bootstraps with the whole demo configuration instead of the production one.
 func WithDemo() Option { return func(o *options) { o.demo = true } }
+
+// WithConfig bootstraps with cfg (statics added) plus the initial admin user
+// mapped to all_access, e.g. a benchmark workload's configuration.
+func WithConfig(cfg *authz.Config) Option { return func(o *options) { o.config = cfg } }
 
 // WithNodeConfig lets a test adjust every node's Config before it is built.
 func WithNodeConfig(f func(*node.Config)) Option { return func(o *options) { o.tune = f } }
@@ -152,6 +157,14 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 			}
 			if c.opts.demo {
 				return authz.Demo(hash), nil
+			}
+			if c.opts.config != nil {
+				cfg := c.opts.config.Clone()
+				base := authz.Bootstrap(hash)
+				cfg.InternalUsers["admin"] = base.InternalUsers["admin"]
+				cfg.RolesMapping["all_access"] = base.RolesMapping["all_access"]
+				cfg.AddStatics()
+				return cfg, nil
 			}
 			return authz.Bootstrap(hash), nil
 		},
