@@ -26,6 +26,9 @@ func (a *API) routes() {
 		a.mux.Handle(p+"/", a.plain(notFoundRoute))
 	}
 	a.mux.Handle("/_plugins/_authz/cluster", a.authed(a.apiGate(a.clusterStatus)))
+	a.mux.Handle("/_plugins/_authz/evaluate", a.authed(a.evaluate))
+	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.authed(a.evaluateBatch))
+	a.mux.Handle("/_plugins/_authz/has_privileges", a.authed(a.hasPrivileges))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }

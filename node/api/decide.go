@@ -1,0 +1,370 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/fsm"
+)
+
+// evaluateOthersAction is the cluster permission needed to decide for a subject
+// other than the caller (all_access has it through cluster "*").
+const evaluateOthersAction = "cluster:admin/authz/evaluate"
+
+// maxBatch bounds the requests of one _batch call.
+const maxBatch = 10_000
+
+// decisionUser is the subject of a decision request. A field left out (as
+// opposed to given empty) is taken from the internal user of that name when
+// only the name is given.
+type decisionUser struct {
+	Name            string            `json:"name"`
+	BackendRoles    []string          `json:"backend_roles"`
+	Roles           []string          `json:"roles"`
+	Attributes      map[string]string `json:"attributes"`
+	RequestedTenant *string           `json:"requested_tenant"`
+}
+
+// nameOnly reports whether only the name was given.
+func (u *decisionUser) nameOnly() bool {
+	return u.BackendRoles == nil && u.Roles == nil && u.Attributes == nil && u.RequestedTenant == nil
+}
+
+// decisionRequest is one question to POST /_plugins/_authz/evaluate (R-EVAL-1).
+type decisionRequest struct {
+	User              *decisionUser       `json:"user"`
+	RemoteAddress     string              `json:"remote_address"`
+	RemoteHost        string              `json:"remote_host"`
+	Action            string              `json:"action"`
+	Indices           []string            `json:"indices"`
+	RemoteIndices     []string            `json:"remote_indices"`
+	AllIndices        bool                `json:"all_indices"`
+	IndexParents      map[string][]string `json:"index_parents"`
+	BulkItems         []string            `json:"bulk_items"`
+	CreateWithAliases bool                `json:"create_with_aliases"`
+	RemovesIndex      bool                `json:"removes_index"`
+	Tenant            string              `json:"tenant"`
+	TenantAccess      string              `json:"tenant_access"`
+	Explain           bool                `json:"explain"`
+}
+
+// decisionResponse is the answer to one decisionRequest.
+type decisionResponse struct {
+	Allowed bool                     `json:"allowed"`
+	Reason  string                   `json:"reason,omitempty"`
+	Roles   []string                 `json:"roles"`
+	Missing []string                 `json:"missing,omitempty"`
+	Indices map[string]indexDecision `json:"indices,omitempty"`
+	// EffectiveIndices is present (possibly empty) when the request was
+	// reduced: the PEP rewrites the request to these indices (R-EVAL-9).
+	EffectiveIndices *[]string       `json:"effective_indices,omitempty"`
+	Tenants          map[string]bool `json:"tenants,omitempty"`
+	TenantAccess     string          `json:"tenant_access,omitempty"`
+	Revision         uint64          `json:"revision"`
+	Explain          *authz.Explain  `json:"explain,omitempty"`
+}
+
+// indexDecision is the per-index part of a response (R-DLS-4 REST shape).
+type indexDecision struct {
+	Allowed      bool     `json:"allowed"`
+	Missing      []string `json:"missing,omitempty"`
+	DLS          []string `json:"dls,omitempty"`
+	FLS          *fieldLS `json:"fls,omitempty"`
+	MaskedFields []string `json:"masked_fields,omitempty"`
+	SystemIndex  bool     `json:"system_index,omitempty"`
+}
+
+// fieldLS is field-level security as a mode and a field list (R-DLS-3).
+type fieldLS struct {
+	Mode   string   `json:"mode"`
+	Fields []string `json:"fields"`
+}
+
+// errorItem is a refused item of a batch, in OpenSearch's error shape.
+type errorItem struct {
+	Status int             `json:"status"`
+	Error  json.RawMessage `json:"error"`
+}
+
+// evaluate serves POST /_plugins/_authz/evaluate.
+func (a *API) evaluate(w http.ResponseWriter, r *request) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, r.Request, "POST")
+	}
+	var q decisionRequest
+	if err := a.decodeStrict(r, &q); err != nil {
+		return err
+	}
+	resp, err := a.decide(r, &q)
+	if err != nil {
+		return err
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// evaluateBatch serves POST /_plugins/_authz/evaluate/_batch: every request is
+// decided against the same revision and answered in order; an item the caller
+// may not ask gets an error object in its place.
+func (a *API) evaluateBatch(w http.ResponseWriter, r *request) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, r.Request, "POST")
+	}
+	var body struct {
+		Requests []decisionRequest `json:"requests"`
+	}
+	if err := a.decodeStrict(r, &body); err != nil {
+		return err
+	}
+	if len(body.Requests) > maxBatch {
+		return authz.StatusMessage(http.StatusBadRequest, fmt.Sprintf("A batch holds at most %d requests, got %d", maxBatch, len(body.Requests)))
+	}
+	out := make([]any, len(body.Requests))
+	for i := range body.Requests {
+		resp, err := a.decide(r, &body.Requests[i])
+		var ae *authz.Error
+		if errors.As(err, &ae) {
+			out[i] = errorItem{Status: ae.Status, Error: errorPart(ae)}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		out[i] = resp
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, map[string]any{"revision": r.view.Rev, "responses": out})
+	return nil
+}
+
+// hasPrivileges serves POST /_plugins/_authz/has_privileges, the
+// Elasticsearch-style matrix: every cluster action, and every index × action
+// pair, decided alone.
+func (a *API) hasPrivileges(w http.ResponseWriter, r *request) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(w, r.Request, "POST")
+	}
+	var body struct {
+		User          *decisionUser `json:"user"`
+		RemoteAddress string        `json:"remote_address"`
+		Cluster       []string      `json:"cluster"`
+		Index         []struct {
+			Names      []string `json:"names"`
+			Privileges []string `json:"privileges"`
+		} `json:"index"`
+	}
+	if err := a.decodeStrict(r, &body); err != nil {
+		return err
+	}
+	s, err := a.subjectFor(r, body.User, body.RemoteAddress)
+	if err != nil {
+		return err
+	}
+	all := true
+	cluster := map[string]bool{}
+	for _, action := range body.Cluster {
+		d := r.view.Eval.Evaluate(&authz.Request{Subject: s, Action: action})
+		cluster[action] = d.Allowed
+		all = all && d.Allowed
+	}
+	index := map[string]map[string]bool{}
+	for _, ip := range body.Index {
+		for _, name := range ip.Names {
+			if index[name] == nil {
+				index[name] = map[string]bool{}
+			}
+			for _, action := range ip.Privileges {
+				d := r.view.Eval.Evaluate(&authz.Request{Subject: s, Action: action, Indices: []string{name}})
+				index[name][action] = d.Allowed
+				all = all && d.Allowed
+			}
+		}
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"username": s.Name, "has_all_requested": all, "cluster": cluster, "index": index, "revision": r.view.Rev,
+	})
+	return nil
+}
+
+// decide answers one request against the request's view.
+func (a *API) decide(r *request, q *decisionRequest) (*decisionResponse, error) {
+	s, err := a.subjectFor(r, q.User, q.RemoteAddress)
+	if err != nil {
+		return nil, err
+	}
+	s.RemoteHost = q.RemoteHost
+	if q.Action == "" && q.Tenant == "" {
+		return nil, authz.StatusMessage(http.StatusBadRequest, "A decision request needs an action or a tenant")
+	}
+	req := authz.Request{
+		Subject: s, Action: q.Action, Indices: q.Indices, RemoteIndices: q.RemoteIndices,
+		AllIndices: q.AllIndices, IndexParents: q.IndexParents, BulkItems: q.BulkItems,
+		CreateWithAliases: q.CreateWithAliases, RemovesIndex: q.RemovesIndex,
+		Tenant: q.Tenant, TenantAccess: q.TenantAccess, Explain: q.Explain,
+	}
+	eval := r.view.Eval
+	if q.Explain {
+		eval = eval.WithProvenance(provenance(r.view))
+	}
+	d := eval.Evaluate(&req)
+	resp := &decisionResponse{
+		Allowed: d.Allowed, Reason: d.Reason, Roles: d.Roles, Missing: d.Missing,
+		Tenants: d.Tenants, TenantAccess: d.TenantAccess, Revision: r.view.Rev, Explain: d.Explain,
+	}
+	if resp.Roles == nil {
+		resp.Roles = []string{}
+	}
+	if d.EffectiveIndices != nil {
+		eff := slices.Clone(d.EffectiveIndices)
+		resp.EffectiveIndices = &eff
+	}
+	if len(q.Indices) > 0 && (len(d.Indices) > 0 || !authz.IsClusterAction(q.Action)) {
+		resp.Indices = make(map[string]indexDecision, len(q.Indices))
+		for _, idx := range q.Indices {
+			id, ok := d.Indices[idx]
+			if !ok {
+				resp.Indices[idx] = indexDecision{Allowed: d.Allowed}
+				continue
+			}
+			resp.Indices[idx] = indexDecision{
+				Allowed: id.Allowed, Missing: id.Missing, DLS: id.DLS, FLS: fieldLevel(id.FLS),
+				MaskedFields: id.MaskedFields, SystemIndex: id.SystemIndex,
+			}
+		}
+	}
+	return resp, nil
+}
+
+// subjectFor resolves the subject of a decision (issue 4 §4): no user means the
+// caller; a user given by name only that names an internal user takes that
+// user's backend roles, roles and attributes; otherwise the fields are used as
+// given (a user authenticated elsewhere, e.g. LDAP or SAML). Deciding for anyone
+// but oneself needs the cluster permission cluster:admin/authz/evaluate.
+func (a *API) subjectFor(r *request, u *decisionUser, remote string) (authz.Subject, error) {
+	c := r.caller
+	if u == nil || (u.nameOnly() && u.Name == c.Name && !c.SuperAdmin) {
+		s := c.Subject
+		if remote != "" {
+			s.RemoteIP = remote
+		}
+		return s, nil
+	}
+	if u.Name == "" {
+		return authz.Subject{}, authz.StatusMessage(http.StatusBadRequest, "user.name is required")
+	}
+	if !c.SuperAdmin {
+		d := r.view.Eval.Evaluate(&authz.Request{Subject: c.Subject, Action: evaluateOthersAction})
+		if !d.Allowed {
+			return authz.Subject{}, securityException(d.Reason)
+		}
+	}
+	var s authz.Subject
+	if iu, ok := r.view.Config.InternalUsers[u.Name]; ok && u.nameOnly() {
+		s = subjectOf(u.Name, iu)
+	} else {
+		s = authz.Subject{Name: u.Name, BackendRoles: u.BackendRoles, SecurityRoles: u.Roles, Attributes: u.Attributes}
+		if u.RequestedTenant != nil {
+			s.RequestedTenant = *u.RequestedTenant
+		}
+	}
+	s.RemoteIP = remote
+	return s, nil
+}
+
+// fieldLevel turns the raw FLS entries into the REST shape (R-DLS-3): when any
+// entry is an exclusion (~ or !), only the exclusions apply.
+func fieldLevel(raw []string) *fieldLS {
+	if len(raw) == 0 {
+		return nil
+	}
+	var incl, excl []string
+	for _, f := range raw {
+		if strings.HasPrefix(f, "~") || strings.HasPrefix(f, "!") {
+			excl = append(excl, f[1:])
+		} else {
+			incl = append(incl, f)
+		}
+	}
+	if len(excl) > 0 {
+		slices.Sort(excl)
+		return &fieldLS{Mode: "exclude", Fields: slices.Compact(excl)}
+	}
+	slices.Sort(incl)
+	return &fieldLS{Mode: "include", Fields: slices.Compact(incl)}
+}
+
+// provenance answers explain's "who changed this last" from the view's change
+// records.
+func provenance(v *fsm.View) func(authz.Kind, string) any {
+	return func(kind authz.Kind, name string) any {
+		if ch, ok := v.Change(kind, name); ok {
+			return ch
+		}
+		return nil
+	}
+}
+
+// securityException is OpenSearch's 403 for a missing privilege (R-ERR-4).
+func securityException(reason string) *authz.Error {
+	body, _ := json.Marshal(map[string]any{
+		"error": map[string]any{
+			"root_cause": []map[string]string{{"type": "security_exception", "reason": reason}},
+			"type":       "security_exception",
+			"reason":     reason,
+		},
+		"status": http.StatusForbidden,
+	})
+	return &authz.Error{Status: http.StatusForbidden, Body: body}
+}
+
+// errorPart is the "error" object of an OpenSearch error body, or the whole
+// body for the plugin's {"status","message"} shape.
+func errorPart(e *authz.Error) json.RawMessage {
+	var env struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(e.Body, &env) == nil && len(env.Error) > 0 {
+		return env.Error
+	}
+	return e.Body
+}
+
+// decodeStrict reads a JSON body into v, refusing unknown fields and trailing data.
+func (a *API) decodeStrict(r *request, v any) error {
+	raw, err := a.readBody(r.Request, a.cfg.MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return authz.StatusMessage(http.StatusBadRequest, "Could not parse content of request: "+jsonProblem(err))
+	}
+	if dec.More() {
+		return authz.StatusMessage(http.StatusBadRequest, "Could not parse content of request: trailing data after the JSON object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing request content.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %s: %s expected", te.Field, te.Type)
+	case errors.As(err, &se):
+		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "invalid JSON"
+}
