@@ -26,6 +26,8 @@ type View struct {
 	Eval   *authz.Evaluator
 	// Changes maps "<kind>/<name>" to the event that last changed it.
 	Changes map[string]Change
+	// History holds the latest applied changes (HistoryLimit), oldest first.
+	History History
 	// Initialized is false until the first configuration (bootstrap) is applied.
 	Initialized bool
 }
