@@ -358,3 +358,15 @@ func (m *TLSMaterial) ClientConfig() *tls.Config {
 		RootCAs:      m.pool,
 	}
 }
+
+// Certificates returns the parsed certificate chain this process presents,
+// leaf first.
+func (m *TLSMaterial) Certificates() []*x509.Certificate {
+	out := make([]*x509.Certificate, 0, len(m.cert.Certificate))
+	for _, der := range m.cert.Certificate {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
