@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -297,6 +298,13 @@ func (n *Node) Status() api.ClusterStatus {
 		}
 	}
 	return st
+}
+
+// Certificates returns the certificates the node presents: the same chain on
+// HTTPS and on its Raft and forwarding links (api.CertificateSource).
+func (n *Node) Certificates() (httpCerts, transportCerts []*x509.Certificate) {
+	c := n.cfg.TLS.Certificates()
+	return c, c
 }
 
 // IsLeader reports whether this node is the Raft leader.

@@ -27,6 +27,8 @@ func devSettings() map[string]any {
 		"plugins.security.system_indices.indices":                  []any{".opendistro-alerting-config", ".opendistro-ism-*", ".opendistro-reports-*", ".opensearch-notifications-*", ".opensearch-notebooks", ".opensearch-observability", ".opendistro-asynchronous-search-response*", ".replication-metadata-store"},
 		"plugins.security.roles_mapping_resolution":                "MAPPING_ONLY",
 		"plugins.security.check_snapshot_restore_write_privileges": true,
+		"plugins.security.nodes_dn":                                []any{"CN=n*,OU=node,O=authzd"},
+		"plugins.security.nodes_dn_dynamic_config_enabled":         true,
 	}
 }
 
