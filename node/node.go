@@ -307,6 +307,10 @@ func (n *Node) Certificates() (httpCerts, transportCerts []*x509.Certificate) {
 	return c, c
 }
 
+// ReloadCertificates reads the node's certificate and key files again
+// (api.CertificateReloader); HTTPS and Raft share them, so kind does not matter.
+func (n *Node) ReloadCertificates(kind string) error { return n.cfg.TLS.Reload() }
+
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }
 

@@ -21,6 +21,14 @@ type CertificateSource interface {
 	Certificates() (httpCerts, transportCerts []*x509.Certificate)
 }
 
+// CertificateReloader is implemented by a Backend that can replace its
+// certificate at run time (PUT ssl/{http,transport}/reloadcerts).
+type CertificateReloader interface {
+	// ReloadCertificates reads the node's certificate and key files again;
+	// kind is "http" or "transport".
+	ReloadCertificates(kind string) error
+}
+
 // certInfo is one entry of GET ssl/certs (the plugin's certificate details).
 type certInfo struct {
 	IssuerDN  string `json:"issuer_dn"`
@@ -117,11 +125,13 @@ func javaIP(ip net.IP) string {
 	return strings.Join(groups, ":")
 }
 
-// sslReload serves PUT ssl/{http,transport}/reloadcerts: admin for
-// restapi:admin/ssl/certs/reload; without plugins.security.ssl_cert_reload_enabled
-// the plugin's 400. authzd reads its certificates when a node starts and does
-// not reload them in place, so an enabled reload answers 501: restart the
-// node, one at a time, to use new certificates.
+// sslReload serves PUT ssl/{http,transport}/reloadcerts
+// (SecuritySSLCertsApiAction): admin for restapi:admin/ssl/certs/reload;
+// without plugins.security.ssl_cert_reload_enabled the plugin's 400. The node
+// reads its certificate and key files again and presents the new certificate
+// on new connections; it must chain to the cluster CA, which is not reloaded.
+// authzd presents one certificate on HTTPS and on its transport links, so
+// either kind reloads both.
 func (a *API) sslReload(w http.ResponseWriter, r *request) error {
 	if !a.isAdminFor(r, authz.EndpointSSL, authz.AdminActionCertsReload) {
 		return accessDenied()
@@ -131,11 +141,19 @@ func (a *API) sslReload(w http.ResponseWriter, r *request) error {
 			"no handler found for uri [%s] and method [%s]. In order to use SSL reload functionality set plugins.security.ssl_cert_reload_enabled to true",
 			r.URL.Path, r.Method))
 	}
-	switch strings.ToLower(strings.TrimSpace(r.PathValue("certType"))) {
-	case "http", "transport":
-		return authz.StatusMessage(http.StatusNotImplemented,
-			"authzd reads certificates when a node starts: restart the nodes one at a time to use new certificates")
+	kind := strings.ToLower(strings.TrimSpace(r.PathValue("certType")))
+	if kind != "http" && kind != "transport" {
+		return authz.StatusMessage(http.StatusForbidden,
+			"invalid uri path, please use /_plugins/_security/api/ssl/http/reload or /_plugins/_security/api/ssl/transport/reload")
 	}
-	return authz.StatusMessage(http.StatusForbidden,
-		"invalid uri path, please use /_plugins/_security/api/ssl/http/reload or /_plugins/_security/api/ssl/transport/reload")
+	rl, ok := a.cfg.Backend.(CertificateReloader)
+	if !ok {
+		return notImplemented(r.Method)
+	}
+	if err := rl.ReloadCertificates(kind); err != nil {
+		return fmt.Errorf("reload %s certificates: %w", kind, err)
+	}
+	a.log.Info("certificates reloaded", "kind", kind)
+	writeJSON(w, http.StatusOK, map[string]string{"message": "updated " + kind + " certs"})
+	return nil
 }

@@ -274,7 +274,7 @@ func (c *Cluster) tlsFor() *tls.Config {
 		c.t.Fatalf("load CA: %v", err)
 	}
 	cfg := tm.ClientConfig()
-	cfg.Certificates = nil
+	cfg.Certificates, cfg.GetClientCertificate = nil, nil
 	return cfg
 }
 
