@@ -106,18 +106,13 @@ func (c *Config) Check() []Problem {
 		}
 	}
 	for _, d := range []struct {
-		typ  string
-		raw  json.RawMessage
-		prob func(json.RawMessage) []string
-	}{
-		{"config", c.SecurityConfig, securityConfigProblems},
-		{"audit", c.Audit, func(r json.RawMessage) []string { _, p := decodeAudit(r); return p.messages() }},
-		{"allowlist", c.Allowlist, func(r json.RawMessage) []string { _, p := decodeAllowlist(r); return p.messages() }},
-	} {
+		typ string
+		raw json.RawMessage
+	}{{"config", c.SecurityConfig}, {"audit", c.Audit}, {"allowlist", c.Allowlist}} {
 		if len(d.raw) == 0 {
 			continue
 		}
-		for _, m := range d.prob(d.raw) {
+		for _, m := range documentProblems(d.typ, d.raw) {
 			add(d.typ, "", m, false)
 		}
 	}
@@ -267,4 +262,16 @@ func errorText(e *Error) string {
 		parts = append(parts, k+"="+string(v))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// ProblemsOf returns the problems of a refusal made by ProblemsError, or the
+// refusal as one problem of type typ.
+func ProblemsOf(e *Error, typ string) []Problem {
+	var body struct {
+		Problems []Problem `json:"problems"`
+	}
+	if json.Unmarshal(e.Body, &body) == nil && len(body.Problems) > 0 {
+		return body.Problems
+	}
+	return []Problem{{Type: typ, Message: errorText(e)}}
 }

@@ -75,6 +75,36 @@ func (c *Config) WriteFiles(types []string) (map[string][]byte, error) {
 // entitiesYAML is the mapping name → entity of one collection type, encoded
 // through the model's yaml tags (empty values omitted).
 func (c *Config) entitiesYAML(t string) (*yaml.Node, error) {
+	m, err := c.entityMap(t)
+	if err != nil {
+		return nil, err
+	}
+	n := mappingNode()
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		v, err := entityNode(m[name])
+		if err != nil {
+			return nil, fmt.Errorf("entity %q: %w", name, err)
+		}
+		n.Content = append(n.Content, quoted(name), v)
+	}
+	return n, nil
+}
+
+// entityNode encodes one entity through the model's yaml tags.
+func entityNode(e any) (*yaml.Node, error) {
+	var v yaml.Node
+	if err := v.Encode(e); err != nil {
+		return nil, err
+	}
+	quoteStrings(&v)
+	if len(v.Content) == 0 && v.Kind == yaml.MappingNode {
+		v.Style = yaml.FlowStyle
+	}
+	return &v, nil
+}
+
+// entityMap returns the non-static entities of a collection type.
+func (c *Config) entityMap(t string) (map[string]any, error) {
 	var m map[string]any
 	switch t {
 	case "internalusers":
@@ -92,19 +122,7 @@ func (c *Config) entitiesYAML(t string) (*yaml.Node, error) {
 	default:
 		return nil, fmt.Errorf("unknown configuration type %q", t)
 	}
-	n := mappingNode()
-	for _, name := range slices.Sorted(maps.Keys(m)) {
-		var v yaml.Node
-		if err := v.Encode(m[name]); err != nil {
-			return nil, fmt.Errorf("entity %q: %w", name, err)
-		}
-		quoteStrings(&v)
-		if len(v.Content) == 0 && v.Kind == yaml.MappingNode {
-			v.Style = yaml.FlowStyle
-		}
-		n.Content = append(n.Content, quoted(name), &v)
-	}
-	return n, nil
+	return m, nil
 }
 
 func anyMap[T any](m map[string]T, skip func(T) bool) map[string]any {
@@ -224,4 +242,58 @@ func jsonNode(dec *json.Decoder) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
 	}
 	return nil, fmt.Errorf("unexpected JSON token %v", tok)
+}
+
+// EntityYAML renders one entity (or, for config, audit and allowlist, the
+// document) as WriteFiles writes it, without the file header and name line:
+// for showing what changed.
+func (c *Config) EntityYAML(ctype, name string) (string, error) {
+	var n *yaml.Node
+	switch ctype {
+	case "config", "audit", "allowlist":
+		raw := c.doc(ctype)
+		if len(raw) == 0 {
+			return "", nil
+		}
+		var err error
+		if n, err = jsonToYAML(raw); err != nil {
+			return "", err
+		}
+	default:
+		var (
+			v  any
+			ok bool
+		)
+		switch ctype {
+		case "internalusers":
+			v, ok = c.InternalUsers[name]
+		case "roles":
+			v, ok = c.Roles[name]
+		case "rolesmapping":
+			v, ok = c.RolesMapping[name]
+		case "actiongroups":
+			v, ok = c.ActionGroups[name]
+		case "tenants":
+			v, ok = c.Tenants[name]
+		case "nodesdn":
+			v, ok = c.NodesDNEntries()[name]
+		}
+		if !ok {
+			return "", nil
+		}
+		var err error
+		if n, err = entityNode(v); err != nil {
+			return "", err
+		}
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }

@@ -22,41 +22,90 @@ var ConfigTypes = []string{"internalusers", "roles", "rolesmapping", "actiongrou
 // entity normalized, the single documents normalized with their defaults, and
 // the result must have no Check error. prev is not changed. Deterministic.
 func Replace(prev *Config, docs map[string][]byte) (*Config, *Error) {
-	next := prev.Clone()
+	loaded := NewConfig()
 	var problems []Problem
-	for _, typ := range slices.Sorted(maps.Keys(docs)) {
+	types := slices.Sorted(maps.Keys(docs))
+	for _, typ := range types {
 		doc := docs[typ]
-		var (
-			err error
-			e   *Error
-		)
+		var err error
 		switch typ {
 		case "internalusers":
-			next.InternalUsers, err = replaceDecode[InternalUser](doc)
+			loaded.InternalUsers, err = replaceDecode[InternalUser](doc)
 		case "roles":
-			next.Roles, err = replaceDecode[Role](doc)
+			loaded.Roles, err = replaceDecode[Role](doc)
 		case "rolesmapping":
-			next.RolesMapping, err = replaceDecode[RoleMapping](doc)
+			loaded.RolesMapping, err = replaceDecode[RoleMapping](doc)
 		case "actiongroups":
-			next.ActionGroups, err = replaceDecode[ActionGroup](doc)
+			loaded.ActionGroups, err = replaceDecode[ActionGroup](doc)
 		case "tenants":
-			next.Tenants, err = replaceDecode[Tenant](doc)
+			loaded.Tenants, err = replaceDecode[Tenant](doc)
 		case "nodesdn":
 			var m map[string]NodesDN
 			if m, err = replaceDecode[NodesDN](doc); err == nil {
-				next.NodesDN = EncodeNodesDN(m)
+				loaded.NodesDN = EncodeNodesDN(m)
 			}
 		case "config":
-			next.SecurityConfig, e = NormalizeSecurityConfig(doc)
+			loaded.SecurityConfig = doc
 		case "audit":
-			next.Audit, e = NormalizeAudit(doc)
+			loaded.Audit = doc
 		case "allowlist":
-			next.Allowlist, e = NormalizeAllowlist(doc)
+			loaded.Allowlist = doc
 		default:
 			return nil, StatusMessage(http.StatusBadRequest, fmt.Sprintf("unknown configuration type '%s'", typ))
 		}
 		if err != nil {
 			problems = append(problems, Problem{Type: typ, Message: "invalid document: " + err.Error()})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, ProblemsError(problems)
+	}
+	return ReplaceWith(prev, loaded, types)
+}
+
+// ReplaceWith is Replace with the new types already loaded (LoadDirs):
+// prev's types are replaced by loaded's, for the given types only. loaded is
+// not changed, and its entities are shared, not copied (entities are never
+// changed in place).
+func ReplaceWith(prev, loaded *Config, types []string) (*Config, *Error) {
+	next := prev.Clone()
+	var problems []Problem
+	for _, typ := range types {
+		var e *Error
+		switch typ {
+		case "internalusers":
+			next.InternalUsers = maps.Clone(loaded.InternalUsers)
+		case "roles":
+			next.Roles = maps.Clone(loaded.Roles)
+		case "rolesmapping":
+			next.RolesMapping = maps.Clone(loaded.RolesMapping)
+		case "actiongroups":
+			next.ActionGroups = maps.Clone(loaded.ActionGroups)
+		case "tenants":
+			next.Tenants = maps.Clone(loaded.Tenants)
+		case "nodesdn":
+			next.NodesDN = EncodeNodesDN(loaded.NodesDNEntries())
+		case "config", "audit", "allowlist":
+			doc := loaded.doc(typ)
+			if len(doc) == 0 {
+				doc = json.RawMessage("{}")
+			}
+			if msgs := documentProblems(typ, doc); len(msgs) > 0 {
+				for _, m := range msgs {
+					problems = append(problems, Problem{Type: typ, Message: m})
+				}
+				continue
+			}
+			switch typ {
+			case "config":
+				next.SecurityConfig, e = NormalizeSecurityConfig(doc)
+			case "audit":
+				next.Audit, e = NormalizeAudit(doc)
+			default:
+				next.Allowlist, e = NormalizeAllowlist(doc)
+			}
+		default:
+			return nil, StatusMessage(http.StatusBadRequest, fmt.Sprintf("unknown configuration type '%s'", typ))
 		}
 		if e != nil {
 			problems = append(problems, Problem{Type: typ, Message: errorText(e)})
@@ -71,6 +120,24 @@ func Replace(prev *Config, docs map[string][]byte) (*Config, *Error) {
 		return nil, ProblemsError(errs)
 	}
 	return next, nil
+}
+
+// documentProblems lists what is wrong with a single document, one message
+// per problem, each with its path.
+func documentProblems(typ string, raw json.RawMessage) []string {
+	if validateJSONKind(raw) != '{' && validateJSONKind(raw) != 'n' {
+		return []string{"the document is not a JSON object"}
+	}
+	switch typ {
+	case "config":
+		return securityConfigProblems(raw)
+	case "audit":
+		_, p := decodeAudit(raw)
+		return p.messages()
+	default:
+		_, p := decodeAllowlist(raw)
+		return p.messages()
+	}
 }
 
 func replaceDecode[T any](doc []byte) (map[string]T, error) {

@@ -70,7 +70,7 @@ func TestReplaceRefuses(t *testing.T) {
 		{"unknown field", map[string][]byte{"roles": []byte(`{"r":{"colour":"red"}}`)}, `unknown field \"colour\"`},
 		{"bad masked field", map[string][]byte{"roles": []byte(`{"r":{"index_permissions":[{"index_patterns":["*"],"masked_fields":["a::b::c::d"]}]}}`)}, "Masked field not valid"},
 		{"bad config", map[string][]byte{"config": []byte(`{"dynamic":{"x":1}}`)}, "dynamic.x"},
-		{"bad audit", map[string][]byte{"audit": []byte(`{"audit":{"disabled_rest_categories":["NOPE"]}}`)}, "Unknown audit category: NOPE"},
+		{"bad audit", map[string][]byte{"audit": []byte(`{"audit":{"disabled_rest_categories":["NOPE"]}}`)}, "unknown audit category: NOPE"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
