@@ -157,7 +157,15 @@ func (n *Node) Start(peers []Peer) error {
 		}
 		n.log.Info("bootstrapped new raft cluster", "peers", len(peers))
 	}
-	r, err := raft.NewRaft(rc, n.machine, store, store, snaps, n.trans)
+	// Raft reads the previous entry of every AppendEntries and the entries it
+	// replicates back from the log store; the cache serves recent entries from
+	// memory instead of decoding them from bolt again (a whole configuration
+	// of 100k users is one entry of megabytes).
+	logs, err := raft.NewLogCache(256, store)
+	if err != nil {
+		return fmt.Errorf("raft log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, n.machine, logs, store, snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
