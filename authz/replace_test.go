@@ -2,6 +2,7 @@ package authz
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -112,5 +113,50 @@ func TestCheck(t *testing.T) {
 	}
 	if err := json.Unmarshal(ProblemsError(Errors(c.Check())).Body, &body); err != nil || len(body.Problems) != 1 {
 		t.Errorf("ProblemsError: %v %+v", err, body)
+	}
+}
+
+// BenchmarkReplace measures what an apply of the shared benchmark
+// directories costs each node: decoding the documents, checking and
+// normalizing (Replace), and comparing with the previous state (Diff).
+func BenchmarkReplace(b *testing.B) {
+	for _, size := range []string{"medium", "large"} {
+		dir := "../../shared/bench/" + size
+		if _, err := os.Stat(dir); err != nil {
+			b.Logf("skip %s: %v", size, err)
+			continue
+		}
+		src, err := LoadDirs(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs := src.Docs()
+		prev, e := Replace(NewConfig(), docs)
+		if e != nil {
+			b.Fatal(e)
+		}
+		b.Run(size+"/replace", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, e := Replace(prev, docs); e != nil {
+					b.Fatal(e)
+				}
+			}
+		})
+		next, _ := Replace(prev, docs)
+		b.Run(size+"/diff", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Diff(prev, next)
+			}
+		})
+		b.Run(size+"/load", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := LoadDirs(dir); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
