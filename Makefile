@@ -13,8 +13,9 @@ COMPOSE     ?= docker-compose -f deploy/docker-compose.yml
 help: ## show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/authzd
+build: ## build bin/authzd and bin/authzctl
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/authzd ./cmd/authzd
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/authzctl ./cmd/authzctl
 
 run: build ## start a three-node dev cluster with the demo config (Ctrl-C stops it)
 	./bin/authzd dev

@@ -84,6 +84,13 @@ func LoadDir(fsys fs.FS) (*Config, error) {
 // published yet (its maps are written in place). whitelist.yml is checked
 // (`_meta.type: whitelist`) and otherwise ignored.
 func LoadBytes(name string, data []byte, c *Config) error {
+	return loadBytesAt(name, name, data, c, nil)
+}
+
+// loadBytesAt is LoadBytes with the file named display in messages (a path)
+// and at, when set, called with the type, name and line of every entity
+// (name "config" for the single documents).
+func loadBytesAt(display, name string, data []byte, c *Config, at func(ctype, entity string, line int)) error {
 	ctype := ""
 	if name == loadWhitelistFile {
 		ctype = "whitelist"
@@ -94,7 +101,7 @@ func LoadBytes(name string, data []byte, c *Config) error {
 		}
 	}
 	if ctype == "" {
-		return fmt.Errorf("load %s: unknown configuration file", name)
+		return fmt.Errorf("load %s: unknown configuration file", display)
 	}
 	if c.InternalUsers == nil || c.Roles == nil || c.RolesMapping == nil || c.ActionGroups == nil || c.Tenants == nil {
 		fresh := NewConfig()
@@ -106,44 +113,48 @@ func LoadBytes(name string, data []byte, c *Config) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("load %s: %w", name, err)
+		return fmt.Errorf("load %s: %w", display, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return fmt.Errorf("load %s: empty document, _meta missing", name)
+		return fmt.Errorf("load %s: empty document, _meta missing", display)
 	}
 	root := loadResolve(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("load %s: top level is not a mapping", name)
+		return fmt.Errorf("load %s: top level is not a mapping", display)
 	}
-	if err := loadCheckMeta(name, ctype, root); err != nil {
+	if err := loadCheckMeta(display, ctype, root); err != nil {
 		return err
 	}
 	seen := make(map[string]bool, len(root.Content)/2)
 	var entries []loadEntry
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		key := loadResolve(root.Content[i]).Value
+		keyNode := loadResolve(root.Content[i])
+		key := keyNode.Value
 		if key == "_meta" {
 			continue
 		}
 		if seen[key] {
-			return fmt.Errorf("load %s: entry %q defined twice", name, key)
+			return fmt.Errorf("load %s: entry %q defined twice", loadAt(display, keyNode.Line), key)
 		}
 		seen[key] = true
-		entries = append(entries, loadEntry{key, loadResolve(root.Content[i+1])})
+		entries = append(entries, loadEntry{key, loadResolve(root.Content[i+1]), keyNode.Line})
+		if at != nil {
+			at(ctype, key, keyNode.Line)
+		}
 	}
 	switch ctype {
 	case "internalusers":
-		return loadEntities(name, entries, loadUserKeys, c.InternalUsers, normalizedInternalUser)
+		return loadEntities(display, entries, loadUserKeys, c.InternalUsers, normalizedInternalUser)
 	case "roles":
-		return loadEntities(name, entries, loadRoleKeys, c.Roles, normalizedRole)
+		return loadEntities(display, entries, loadRoleKeys, c.Roles, normalizedRole)
 	case "rolesmapping":
-		return loadEntities(name, entries, loadMappingKeys, c.RolesMapping, normalizedRoleMapping)
+		return loadEntities(display, entries, loadMappingKeys, c.RolesMapping, normalizedRoleMapping)
 	case "actiongroups":
-		return loadEntities(name, entries, loadActionGroupKeys, c.ActionGroups, normalizedActionGroup)
+		return loadEntities(display, entries, loadActionGroupKeys, c.ActionGroups, normalizedActionGroup)
 	case "tenants":
-		return loadEntities(name, entries, loadTenantKeys, c.Tenants, func(t Tenant) Tenant { return t })
+		return loadEntities(display, entries, loadTenantKeys, c.Tenants, func(t Tenant) Tenant { return t })
 	case "nodesdn":
-		return loadNodesDN(name, entries, c)
+		return loadNodesDN(display, entries, c)
 	case "whitelist":
 		return nil
 	}
@@ -151,11 +162,11 @@ func LoadBytes(name string, data []byte, c *Config) error {
 	var cfg json.RawMessage
 	for _, e := range entries {
 		if e.name != "config" {
-			return fmt.Errorf("load %s: unknown top-level key %q", name, e.name)
+			return fmt.Errorf("load %s: unknown top-level key %q", loadAt(display, e.line), e.name)
 		}
 		raw, err := loadCanonicalJSON(e.node)
 		if err != nil {
-			return fmt.Errorf("load %s: config: %w", name, err)
+			return fmt.Errorf("load %s: config: %w", loadAt(display, e.line), err)
 		}
 		cfg = raw
 	}
@@ -177,6 +188,34 @@ func LoadBytes(name string, data []byte, c *Config) error {
 type loadEntry struct {
 	name string
 	node *yaml.Node
+	line int // of the entry's key
+}
+
+// loadAt names a line of a file: "roles.yml:12".
+func loadAt(file string, line int) string {
+	if line <= 0 {
+		return file
+	}
+	return fmt.Sprintf("%s:%d", file, line)
+}
+
+// loadKeyError is an unknown key found by loadCheckKeys, at its line.
+type loadKeyError struct {
+	line int
+	msg  string
+}
+
+func (e *loadKeyError) Error() string { return e.msg }
+
+// loadEntityError words an error about entity e of file: at the line of the
+// unknown key, or else of the entity.
+func loadEntityError(file string, e loadEntry, err error) error {
+	line := e.line
+	var ke *loadKeyError
+	if errors.As(err, &ke) {
+		line = ke.line
+	}
+	return fmt.Errorf("load %s: entity %q: %w", loadAt(file, line), e.name, err)
 }
 
 func loadOr[M ~map[string]V, V any](m, fresh M) M {
@@ -224,10 +263,10 @@ func loadEntities[T any](file string, entries []loadEntry, allowed map[string]bo
 		var v T
 		if !loadIsNull(e.node) {
 			if err := loadCheckKeys(e.node, allowed); err != nil {
-				return fmt.Errorf("load %s: entity %q: %w", file, e.name, err)
+				return loadEntityError(file, e, err)
 			}
 			if err := e.node.Decode(&v); err != nil {
-				return fmt.Errorf("load %s: entity %q: %w", file, e.name, err)
+				return loadEntityError(file, e, err)
 			}
 		}
 		dst[e.name] = norm(v)
@@ -251,12 +290,13 @@ var loadNestedKeys = map[string]map[string]bool{
 // index_permissions and tenant_permissions.
 func loadCheckKeys(n *yaml.Node, allowed map[string]bool) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("not a mapping")
+		return &loadKeyError{n.Line, "not a mapping"}
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		key := loadResolve(n.Content[i]).Value
+		keyNode := loadResolve(n.Content[i])
+		key := keyNode.Value
 		if !allowed[key] {
-			return fmt.Errorf("unknown key %q", key)
+			return &loadKeyError{keyNode.Line, fmt.Sprintf("unknown key %q", key)}
 		}
 		nested, ok := loadNestedKeys[key]
 		if !ok {
@@ -272,6 +312,10 @@ func loadCheckKeys(n *yaml.Node, allowed map[string]bool) error {
 				continue
 			}
 			if err := loadCheckKeys(item, nested); err != nil {
+				var ke *loadKeyError
+				if errors.As(err, &ke) {
+					return &loadKeyError{ke.line, fmt.Sprintf("%s[%d]: %s", key, j, ke.msg)}
+				}
 				return fmt.Errorf("%s[%d]: %w", key, j, err)
 			}
 		}
@@ -284,13 +328,13 @@ func loadNodesDN(file string, entries []loadEntry, c *Config) error {
 	doc := make(map[string]any, len(entries))
 	for _, e := range entries {
 		if err := loadCheckKeys(e.node, loadNodesDNKeys); err != nil {
-			return fmt.Errorf("load %s: entity %q: %w", file, e.name, err)
+			return loadEntityError(file, e, err)
 		}
 		var v struct {
 			NodesDN []string `yaml:"nodes_dn"`
 		}
 		if err := e.node.Decode(&v); err != nil {
-			return fmt.Errorf("load %s: entity %q: %w", file, e.name, err)
+			return loadEntityError(file, e, err)
 		}
 		if v.NodesDN == nil {
 			v.NodesDN = []string{}

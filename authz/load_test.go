@@ -114,14 +114,14 @@ func TestLoadBytesErrors(t *testing.T) {
 		{"unknown file", "users.yml", "", "users.yml: unknown configuration file"},
 		{"not YAML", "roles.yml", "a: [", "load roles.yml: yaml:"},
 		{"not a mapping", "roles.yml", "- a\n", "top level is not a mapping"},
-		{"unknown entity key", "internal_users.yml", strings.Replace(meta, "%s", "internalusers", 1) + "kirk:\n  hash: x\n  roles: [a]\n", `load internal_users.yml: entity "kirk": unknown key "roles"`},
-		{"unknown nested key", "roles.yml", strings.Replace(meta, "%s", "roles", 1) + "r:\n  index_permissions:\n    - index_patterns: [\"*\"]\n      dlss: \"{}\"\n", `entity "r": index_permissions[0]: unknown key "dlss"`},
+		{"unknown entity key", "internal_users.yml", strings.Replace(meta, "%s", "internalusers", 1) + "kirk:\n  hash: x\n  roles: [a]\n", `load internal_users.yml:6: entity "kirk": unknown key "roles"`},
+		{"unknown nested key", "roles.yml", strings.Replace(meta, "%s", "roles", 1) + "r:\n  index_permissions:\n    - index_patterns: [\"*\"]\n      dlss: \"{}\"\n", `roles.yml:7: entity "r": index_permissions[0]: unknown key "dlss"`},
 		{"static key not on mappings", "roles_mapping.yml", strings.Replace(meta, "%s", "rolesmapping", 1) + "r:\n  static: true\n", `entity "r": unknown key "static"`},
-		{"wrong value type", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t:\n  reserved: maybe\n", `load tenants.yml: entity "t": yaml:`},
-		{"entity not a mapping", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t: [1]\n", `entity "t": not a mapping`},
-		{"duplicate entity", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t: {}\nt: {}\n", `entry "t" defined twice`},
-		{"config unknown top-level key", "config.yml", strings.Replace(meta, "%s", "config", 1) + "config: {dynamic: {}}\nother: 1\n", `config.yml: unknown top-level key "other"`},
-		{"nodes_dn unknown key", "nodes_dn.yml", strings.Replace(meta, "%s", "nodesdn", 1) + "cluster1:\n  dn: [x]\n", `nodes_dn.yml: entity "cluster1": unknown key "dn"`},
+		{"wrong value type", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t:\n  reserved: maybe\n", "line 5: cannot unmarshal !!str `maybe` into bool"},
+		{"entity not a mapping", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t: [1]\n", `tenants.yml:4: entity "t": not a mapping`},
+		{"duplicate entity", "tenants.yml", strings.Replace(meta, "%s", "tenants", 1) + "t: {}\nt: {}\n", `tenants.yml:5: entry "t" defined twice`},
+		{"config unknown top-level key", "config.yml", strings.Replace(meta, "%s", "config", 1) + "config: {dynamic: {}}\nother: 1\n", `config.yml:5: unknown top-level key "other"`},
+		{"nodes_dn unknown key", "nodes_dn.yml", strings.Replace(meta, "%s", "nodesdn", 1) + "cluster1:\n  dn: [x]\n", `nodes_dn.yml:5: entity "cluster1": unknown key "dn"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

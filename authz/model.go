@@ -13,6 +13,10 @@ const (
 	KindRolesMapping  Kind = "rolesmapping"
 	KindActionGroups  Kind = "actiongroups"
 	KindTenants       Kind = "tenants"
+	// KindNodesDN is nodes_dn.yml (R-API-31). It is served by the same generic
+	// collection code but is not in Kinds: its entries are stored as one JSON
+	// document (Config.NodesDN) and carry no reserved/hidden/static flags.
+	KindNodesDN Kind = "nodesdn"
 )
 
 // Kinds lists every resource kind in a fixed order (used wherever order must be
@@ -37,10 +41,10 @@ func (k Kind) Noun() string {
 	return string(k)
 }
 
-// Valid reports whether k is one of the five kinds.
+// Valid reports whether k is one of the five kinds or KindNodesDN.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindInternalUsers, KindRoles, KindRolesMapping, KindActionGroups, KindTenants:
+	case KindInternalUsers, KindRoles, KindRolesMapping, KindActionGroups, KindTenants, KindNodesDN:
 		return true
 	}
 	return false
@@ -120,6 +124,12 @@ type Tenant struct {
 	Hidden      bool   `json:"hidden" yaml:"hidden,omitempty" msgpack:"hidden"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty" msgpack:"description,omitempty"`
 	Static      bool   `json:"static" yaml:"static,omitempty" msgpack:"static"`
+}
+
+// NodesDN is one entry of nodes_dn.yml: the certificate DNs (patterns) of
+// other clusters' nodes (R-API-31).
+type NodesDN struct {
+	NodesDN []string `json:"nodes_dn" yaml:"nodes_dn" msgpack:"nodes_dn"`
 }
 
 // Config is the whole security configuration: the five collections plus the

@@ -79,6 +79,7 @@ var validateSpecs = map[Kind]validateSpec{
 		"allowed_actions": validateArray, "description": validateString, "type": validateString,
 	}, mandatory: []string{"allowed_actions"}, hasStatic: true},
 	KindTenants: {allowed: map[string]validateType{"description": validateString}, hasStatic: true},
+	KindNodesDN: {allowed: map[string]validateType{"nodes_dn": validateArray}, mandatory: []string{"nodes_dn"}},
 }
 
 // Keys of the objects inside a role's permission arrays (authzd checks them,
@@ -176,6 +177,8 @@ func ParseBody(kind Kind, name string, raw []byte, opts ParseOptions) (Body, *Er
 		})
 	case KindTenants:
 		b.Value = Tenant{Reserved: flags.Reserved, Hidden: flags.Hidden, Static: flags.Static, Description: d.str("description")}
+	case KindNodesDN:
+		b.Value = NodesDN{NodesDN: d.strs("nodes_dn")}
 	}
 	if len(d.invalid) > 0 {
 		return Body{}, validateInvalidConfiguration(d.invalid, nil, nil)
@@ -696,6 +699,10 @@ func (c *Config) CheckPut(kind Kind, name string, v any, admin bool) *Error {
 		if _, ok := validateValueAs[Tenant](v); !ok {
 			return validateWrongValue(kind, v)
 		}
+	case KindNodesDN:
+		if _, ok := validateValueAs[NodesDN](v); !ok {
+			return validateWrongValue(kind, v)
+		}
 	default:
 		return validateWrongValue(kind, v)
 	}
@@ -770,6 +777,8 @@ func (c *Config) validateLookup(kind Kind, name string) (Flags, bool) {
 		v, ok = c.ActionGroups[name]
 	case KindTenants:
 		v, ok = c.Tenants[name]
+	case KindNodesDN:
+		v, ok = c.NodesDNEntries()[name]
 	}
 	return validateFlagsOf(v), ok
 }
@@ -778,6 +787,10 @@ func (c *Config) validateLookup(kind Kind, name string) (Flags, bool) {
 // existing entity name of kind (R-API-9), followed by the R-API-7 check of the
 // existing role, action group, or role mapped by a mapping.
 func (c *Config) validateImmutable(kind Kind, name string, admin bool) *Error {
+	if kind == KindNodesDN && name == StaticNodesDNName {
+		// NodesDnApiAction: the opensearch.yml entry is read-only, for admins too.
+		return StatusMessage(http.StatusForbidden, "Resource '"+StaticNodesDNName+"' is read-only.")
+	}
 	if f, ok := c.validateLookup(kind, name); ok {
 		if err := validateFlagsAllow(name, f, admin); err != nil {
 			return err

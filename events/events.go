@@ -40,6 +40,20 @@ const (
 	TenantDelete Type = "tenant.delete"
 	TenantsPatch Type = "tenants.patch"
 
+	NodesDNPut    Type = "nodesdn.put"
+	NodesDNDelete Type = "nodesdn.delete"
+	NodesDNPatch  Type = "nodesdn.patch"
+
+	// The single-document configuration types: PUT replaces the document
+	// (DocPut), PATCH applies RFC 6902 operations to {"config": <document>}
+	// (DocPatch), as the plugin's paths (/config/dynamic/...) expect.
+	SecurityConfigPut   Type = "securityconfig.put"
+	SecurityConfigPatch Type = "securityconfig.patch"
+	AuditPut            Type = "audit.put"
+	AuditPatch          Type = "audit.patch"
+	AllowlistPut        Type = "allowlist.put"
+	AllowlistPatch      Type = "allowlist.patch"
+
 	// AccountPassword changes the caller's own password (PUT /api/account).
 	AccountPassword Type = "account.password"
 	// ConfigReplace replaces the whole configuration atomically (bootstrap,
@@ -54,6 +68,9 @@ var types = map[Type]bool{
 	RolesMappingPut: true, RolesMappingDelete: true, RolesMappingPatch: true,
 	ActionGroupPut: true, ActionGroupDelete: true, ActionGroupsPatch: true,
 	TenantPut: true, TenantDelete: true, TenantsPatch: true,
+	NodesDNPut: true, NodesDNDelete: true, NodesDNPatch: true,
+	SecurityConfigPut: true, SecurityConfigPatch: true, AuditPut: true, AuditPatch: true,
+	AllowlistPut: true, AllowlistPatch: true,
 	AccountPassword: true, ConfigReplace: true,
 }
 
@@ -100,6 +117,24 @@ type ResourcePatch struct {
 	Name  string `msgpack:"name,omitempty"`
 	Ops   []byte `msgpack:"ops"`
 	Admin bool   `msgpack:"admin,omitempty"`
+}
+
+// DocPut replaces one single-document configuration type (securityconfig,
+// audit, allowlist). Doc is the validated, normalized document as canonical
+// JSON.
+type DocPut struct {
+	Doc   []byte `msgpack:"doc"`
+	Admin bool   `msgpack:"admin,omitempty"` // caller is a super admin (audit's read-only paths)
+}
+
+// DocPatch applies RFC 6902 operations (JSON) to {"config": <document>} of a
+// single-document type. Tenancy marks a PUT tenancy/config turned into
+// operations on config.dynamic.kibana: the result must then pass the tenancy
+// rules (default tenant, private tenant, sign-in options).
+type DocPatch struct {
+	Ops     []byte `msgpack:"ops"`
+	Admin   bool   `msgpack:"admin,omitempty"`
+	Tenancy bool   `msgpack:"tenancy,omitempty"`
 }
 
 // PasswordChange sets the hash of an internal user (PUT /api/account).

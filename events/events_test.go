@@ -24,6 +24,15 @@ var goldenEvents = []struct {
 	{"delete", InternalUserDelete, ResourceDelete{Name: "kirk"}},
 	{"patch", RolesMappingPatch, ResourcePatch{Ops: []byte(`[{"op":"remove","path":"/r1"}]`)}},
 	{"password", AccountPassword, PasswordChange{Name: "kirk", Hash: "$2y$12$x"}},
+	{"nodesdn put", NodesDNPut, ResourcePut{Name: "cluster2", Doc: []byte(`{"nodes_dn":["CN=node*.example.com"]}`)}},
+	{"nodesdn delete", NodesDNDelete, ResourceDelete{Name: "cluster2", Admin: true}},
+	{"nodesdn patch", NodesDNPatch, ResourcePatch{Ops: []byte(`[{"op":"add","path":"/c3","value":{"nodes_dn":["CN=x"]}}]`), Admin: true}},
+	{"securityconfig put", SecurityConfigPut, DocPut{Doc: []byte(`{"dynamic":{"do_not_fail_on_forbidden":true}}`)}},
+	{"securityconfig patch", SecurityConfigPatch, DocPatch{Ops: []byte(`[{"op":"replace","path":"/config/dynamic/kibana/default_tenant","value":"hr"}]`), Tenancy: true}},
+	{"audit put", AuditPut, DocPut{Doc: []byte(`{"enabled":false}`), Admin: true}},
+	{"audit patch", AuditPatch, DocPatch{Ops: []byte(`[{"op":"replace","path":"/config/enabled","value":true}]`)}},
+	{"allowlist put", AllowlistPut, DocPut{Doc: []byte(`{"enabled":true,"requests":{"/_cat/nodes":["GET"]}}`)}},
+	{"allowlist patch", AllowlistPatch, DocPatch{Ops: []byte(`[{"op":"replace","path":"/config/enabled","value":false}]`), Admin: true}},
 	{"replace", ConfigReplace, Replace{Docs: Docs{"tenants": []byte(`{}`), "roles": []byte(`{}`), "config": []byte(`{}`), "audit": []byte(`{}`)}}},
 }
 
@@ -135,5 +144,9 @@ func FuzzDecode(f *testing.F) {
 		_ = env.DecodePayload(&p)
 		var r Replace
 		_ = env.DecodePayload(&r)
+		var dp DocPut
+		_ = env.DecodePayload(&dp)
+		var dpa DocPatch
+		_ = env.DecodePayload(&dpa)
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
-	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/events"
@@ -28,11 +27,11 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 	ch := Change{Rev: index, At: env.At, Actor: env.Actor, Type: string(env.Type)}
 
 	var (
-		next    *authz.Config
-		touched []string // "<kind>/<name>" of changed resources
-		removed []string
-		res     = Result{Rev: index}
-		err     *authz.Error
+		next                    *authz.Config
+		added, changed, removed []string // "<kind>/<name>" change keys
+		res                     = Result{Rev: index}
+		err                     *authz.Error
+		initialized             = prev.Initialized
 	)
 	switch env.Type {
 	case events.ConfigReplace:
@@ -45,15 +44,13 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 			v.Rev = index
 			return &v, Result{Rev: index, Unchanged: true}
 		}
-		next, touched, err = replaceConfig(prev.Config, p.Docs)
+		next, err = replaceConfig(prev.Config, p.Docs)
 		if err != nil {
 			return reject(err)
 		}
-		changes := iradix.New[Change]().Txn()
-		for _, k := range touched {
-			changes.Insert([]byte(k), ch)
-		}
-		return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), Initialized: true}, res
+		added, changed, removed = diffConfigs(prev.Config, next)
+		res.Unchanged = prev.Initialized && len(added)+len(changed)+len(removed) == 0
+		initialized = true
 	case events.AccountPassword:
 		var p events.PasswordChange
 		if derr := env.DecodePayload(&p); derr != nil {
@@ -68,8 +65,22 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 		}
 		u.Hash = p.Hash
 		next = collections[authz.KindInternalUsers].(typed[authz.InternalUser]).withEntry(s, prev.Config, p.Name, u)
-		touched = []string{changeKey(authz.KindInternalUsers, p.Name)}
+		changed = []string{changeKey(authz.KindInternalUsers, p.Name)}
 	default:
+		if d, ok := documents[env.Type]; ok {
+			var key string
+			next, key, res, err = applyDocument(prev.Config, env, d)
+			if err != nil {
+				return reject(err)
+			}
+			res.Rev = index
+			if res.Created {
+				added = []string{key}
+			} else {
+				changed = []string{key}
+			}
+			break
+		}
 		kind, verb, ok := kindOf(env.Type)
 		if !ok {
 			// events.Decode only returns known types; a known type without a case is a bug.
@@ -83,7 +94,11 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 				return reject(authz.StatusMessage(http.StatusBadRequest, derr.Error()))
 			}
 			next, res.Created, err = c.put(s, prev.Config, p)
-			touched = []string{changeKey(kind, p.Name)}
+			if res.Created {
+				added = []string{changeKey(kind, p.Name)}
+			} else {
+				changed = []string{changeKey(kind, p.Name)}
+			}
 		case "delete":
 			var p events.ResourceDelete
 			if derr := env.DecodePayload(&p); derr != nil {
@@ -96,15 +111,19 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 			if derr := env.DecodePayload(&p); derr != nil {
 				return reject(authz.StatusMessage(http.StatusBadRequest, derr.Error()))
 			}
-			var changed, gone []string
-			next, changed, gone, err = c.patch(s, prev.Config, p)
-			for _, n := range changed {
-				touched = append(touched, changeKey(kind, n))
+			var touched, gone []string
+			next, touched, gone, err = c.patch(s, prev.Config, p)
+			for _, n := range touched {
+				if c.has(prev.Config, n) {
+					changed = append(changed, changeKey(kind, n))
+				} else {
+					added = append(added, changeKey(kind, n))
+				}
 			}
 			for _, n := range gone {
 				removed = append(removed, changeKey(kind, n))
 			}
-			res.Unchanged = err == nil && len(changed) == 0 && len(gone) == 0
+			res.Unchanged = err == nil && len(touched) == 0 && len(gone) == 0
 		}
 		if err != nil {
 			return reject(err)
@@ -116,13 +135,17 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 		return &v, res
 	}
 	changes := prev.changes.Txn()
-	for _, k := range touched {
+	for _, k := range added {
+		changes.Insert([]byte(k), ch)
+	}
+	for _, k := range changed {
 		changes.Insert([]byte(k), ch)
 	}
 	for _, k := range removed {
 		changes.Delete([]byte(k))
 	}
-	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), Initialized: prev.Initialized}, res
+	hist := prev.History.append(newRecord(ch, env.RequestID, added, changed, removed))
+	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), History: hist, Initialized: initialized}, res
 }
 
 // kindOf splits an event type such as "role.put" or "roles.patch" into its kind and verb.
@@ -137,6 +160,7 @@ func kindOf(t events.Type) (authz.Kind, string, bool) {
 		"rolesmapping": authz.KindRolesMapping, "rolesmappings": authz.KindRolesMapping,
 		"actiongroup": authz.KindActionGroups, "actiongroups": authz.KindActionGroups,
 		"tenant": authz.KindTenants, "tenants": authz.KindTenants,
+		"nodesdn": authz.KindNodesDN,
 	}
 	k, ok := kinds[noun]
 	return k, verb, ok
@@ -147,7 +171,7 @@ func EventType(kind authz.Kind, verb string) events.Type {
 	singular := map[authz.Kind]string{
 		authz.KindInternalUsers: "internaluser", authz.KindRoles: "role",
 		authz.KindRolesMapping: "rolesmapping", authz.KindActionGroups: "actiongroup",
-		authz.KindTenants: "tenant",
+		authz.KindTenants: "tenant", authz.KindNodesDN: "nodesdn",
 	}
 	if verb == "patch" {
 		if kind == authz.KindRolesMapping {
@@ -167,6 +191,8 @@ type collection interface {
 	items(c *authz.Config) any
 	// names returns the sorted names in the collection.
 	names(c *authz.Config) []string
+	// has reports whether the collection has a resource called name.
+	has(c *authz.Config, name string) bool
 }
 
 // typed is the collection of resources of type T.
@@ -192,6 +218,11 @@ var collections = map[authz.Kind]collection{
 	authz.KindTenants: typed[authz.Tenant]{authz.KindTenants,
 		func(c *authz.Config) map[string]authz.Tenant { return c.Tenants },
 		func(c *authz.Config, m map[string]authz.Tenant) { c.Tenants = m }},
+	// nodes_dn is stored as one JSON document; the collection decodes and
+	// encodes it around each operation (it holds a handful of entries).
+	authz.KindNodesDN: typed[authz.NodesDN]{authz.KindNodesDN,
+		func(c *authz.Config) map[string]authz.NodesDN { return c.NodesDNEntries() },
+		func(c *authz.Config, m map[string]authz.NodesDN) { c.NodesDN = authz.EncodeNodesDN(m) }},
 }
 
 // Items returns the map of one kind (map[string]authz.InternalUser for users, and so on).
@@ -200,6 +231,8 @@ func Items(c *authz.Config, kind authz.Kind) any { return collections[kind].item
 func (t typed[T]) items(c *authz.Config) any { return t.get(c) }
 
 func (t typed[T]) names(c *authz.Config) []string { return slices.Sorted(maps.Keys(t.get(c))) }
+
+func (t typed[T]) has(c *authz.Config, name string) bool { _, ok := t.get(c)[name]; return ok }
 
 // with returns a copy of c whose map for t is m. The other maps are shared with
 // c: they are never modified in place, and copying a 100k-user map on every
@@ -385,6 +418,11 @@ func normalized[T any](v T) T {
 		c.Tenants["x"] = x
 		c.Normalize()
 		return any(c.Tenants["x"]).(T)
+	case authz.NodesDN:
+		if x.NodesDN == nil {
+			x.NodesDN = []string{}
+		}
+		return any(x).(T)
 	}
 	return v
 }
@@ -432,67 +470,27 @@ func ValidatePatch(ops []byte) *authz.Error {
 	return nil
 }
 
-// replaceConfig builds a configuration from whole documents (config.replace).
-// Types absent from docs keep their current value; statics are merged last.
-func replaceConfig(prev *authz.Config, docs map[string][]byte) (*authz.Config, []string, *authz.Error) {
-	next := prev.Clone()
-	var touched []string
-	for _, typ := range slices.Sorted(maps.Keys(docs)) {
-		doc := docs[typ]
-		var err error
-		switch typ {
-		case "internalusers":
-			next.InternalUsers, err = decodeStrict[authz.InternalUser](doc)
-		case "roles":
-			next.Roles, err = decodeStrict[authz.Role](doc)
-		case "rolesmapping":
-			next.RolesMapping, err = decodeStrict[authz.RoleMapping](doc)
-		case "actiongroups":
-			next.ActionGroups, err = decodeStrict[authz.ActionGroup](doc)
-		case "tenants":
-			next.Tenants, err = decodeStrict[authz.Tenant](doc)
-		case "config":
-			next.SecurityConfig, err = canonicalJSON(doc)
-		case "audit":
-			next.Audit, err = canonicalJSON(doc)
-		case "nodesdn":
-			next.NodesDN, err = canonicalJSON(doc)
-		case "allowlist":
-			next.Allowlist, err = canonicalJSON(doc)
+// replaceConfig builds the configuration of a config.replace event
+// (authz.Replace: types absent from docs keep their value, statics merged,
+// documents normalized, no Check error).
+func replaceConfig(prev *authz.Config, docs map[string][]byte) (*authz.Config, *authz.Error) {
+	return authz.Replace(prev, docs)
+}
+
+// diffConfigs returns the change keys of what differs from a to b.
+func diffConfigs(a, b *authz.Config) (added, changed, removed []string) {
+	for _, c := range authz.Diff(a, b) {
+		k := c.Type + "/" + c.Name
+		switch c.Op {
+		case "added":
+			added = append(added, k)
+		case "changed":
+			changed = append(changed, k)
 		default:
-			return nil, nil, authz.StatusMessage(http.StatusBadRequest, fmt.Sprintf("unknown configuration type '%s'", typ))
-		}
-		if err != nil {
-			return nil, nil, authz.StatusMessage(http.StatusBadRequest, fmt.Sprintf("invalid %s document: %v", typ, err))
+			removed = append(removed, k)
 		}
 	}
-	next.AddStatics()
-	next.Normalize()
-	for _, kind := range authz.Kinds {
-		for _, name := range collections[kind].names(next) {
-			touched = append(touched, changeKey(kind, name))
-		}
-	}
-	return next, touched, nil
-}
-
-func decodeStrict[T any](doc []byte) (map[string]T, error) {
-	m := map[string]T{}
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// canonicalJSON re-encodes a JSON document with sorted keys and no spaces.
-func canonicalJSON(doc []byte) (json.RawMessage, error) {
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v)
+	return added, changed, removed
 }
 
 // ReplaceDocs turns a configuration into the documents of a config.replace event.

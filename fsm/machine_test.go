@@ -217,7 +217,7 @@ func FuzzApplySequences(f *testing.F) {
 		names := []string{"a", "b", "c", "all_access", "kibana_user"}
 		for i := uint64(2); i < uint64(n)+2; i++ {
 			name := names[rng.IntN(len(names))]
-			switch rng.IntN(6) {
+			switch rng.IntN(8) {
 			case 0:
 				logs = append(logs, put(t, i, authz.KindRoles, name, `{"cluster_permissions":["cluster_monitor"]}`))
 			case 1:
@@ -232,6 +232,11 @@ func FuzzApplySequences(f *testing.F) {
 			case 5:
 				ops, _ := json.Marshal([]map[string]any{{"op": "remove", "path": "/" + name}})
 				logs = append(logs, entry(t, i, events.RolesMappingPatch, events.ResourcePatch{Ops: ops}))
+			case 6:
+				ops, _ := json.Marshal([]map[string]any{{"op": "add", "path": "/config/dynamic/kibana/default_tenant", "value": name}})
+				logs = append(logs, entry(t, i, events.SecurityConfigPatch, events.DocPatch{Ops: ops, Tenancy: rng.IntN(2) == 0}))
+			case 7:
+				logs = append(logs, entry(t, i, events.NodesDNPut, events.ResourcePut{Name: name, Doc: []byte(`{"nodes_dn":["CN=` + name + `"]}`)}))
 			}
 		}
 		a, b := newMachine(t), newMachine(t)

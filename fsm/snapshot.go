@@ -19,6 +19,7 @@ type snapshotData struct {
 	Initialized bool            `msgpack:"initialized"`
 	Config      canonicalConfig `msgpack:"config"`
 	Changes     []named[Change] `msgpack:"changes"`
+	History     []Record        `msgpack:"history"`
 }
 
 type snapshot struct{ view *View }
@@ -31,6 +32,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	err := enc.Encode(snapshotData{
 		Format: snapshotFormat, Rev: s.view.Rev, Initialized: s.view.Initialized,
 		Config: canonical(s.view.Config), Changes: s.view.changeEntries(),
+		History: s.view.History.Records(),
 	})
 	if err == nil {
 		err = w.Flush()
@@ -53,5 +55,5 @@ func readSnapshot(r io.Reader) (*View, error) {
 	if d.Format != snapshotFormat {
 		return nil, fmt.Errorf("unknown snapshot format %d", d.Format)
 	}
-	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), changes: changeTree(d.Changes)}, nil
+	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), changes: changeTree(d.Changes), History: historyOf(d.History)}, nil
 }

@@ -30,6 +30,8 @@ type View struct {
 	// persistent radix tree: a write copies O(log n) nodes instead of a map
 	// of every resource, and iteration is in key order (deterministic).
 	changes *iradix.Tree[Change]
+	// History holds the latest applied changes (HistoryLimit), oldest first.
+	History History
 	// Initialized is false until the first configuration (bootstrap) is applied.
 	Initialized bool
 }

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -99,13 +100,14 @@ func TestBadInput(t *testing.T) {
 
 func TestNonAdminCannotUseAPI(t *testing.T) {
 	c := nodetest.Start(t)
-	created := c.Admin(0, "PUT", "/_plugins/_security/api/internalusers/reader", `{"password":"Corr3ct-Horse-Battery!","backend_roles":["readers"]}`)
-	if created.Status != 201 {
-		t.Fatalf("create user: %s", created)
+	put := c.Admin(0, "PUT", "/_plugins/_security/api/internalusers/reader", `{"password":"Corr3ct-Horse-Battery!","backend_roles":["readers"]}`)
+	if put.Status != 201 {
+		t.Fatalf("create user: %s", put)
 	}
-	// Read on another node at the revision that created the user (read-your-writes).
-	rev := revisionOf(t, created)
-	r := c.Do(1, "GET", "/_plugins/_security/api/roles?min_revision="+rev, "reader", "Corr3ct-Horse-Battery!", "")
+	// Read on another node at the revision that created the user (read-your-writes):
+	// the write's answer carries it; node 0 itself may not have applied it yet.
+	rev := revisionOf(t, put)
+	r := c.Do(1, "GET", fmt.Sprintf("/_plugins/_security/api/roles?min_revision=%s", rev), "reader", "Corr3ct-Horse-Battery!", "")
 	want := `{"status":"FORBIDDEN","message":"No permission to access REST API: User reader with Security roles [] does not have any role privileged for admin access. No client TLS certificate found in request"}`
 	if r.Status != 403 || string(r.Body) != want {
 		t.Fatalf("GET as non-admin = %s\nwant %s", r, want)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,7 +158,15 @@ func (n *Node) Start(peers []Peer) error {
 		}
 		n.log.Info("bootstrapped new raft cluster", "peers", len(peers))
 	}
-	r, err := raft.NewRaft(rc, n.machine, store, store, snaps, n.trans)
+	// Raft reads the previous entry of every AppendEntries and the entries it
+	// replicates back from the log store; the cache serves recent entries from
+	// memory instead of decoding them from bolt again (a whole configuration
+	// of 100k users is one entry of megabytes).
+	logs, err := raft.NewLogCache(256, store)
+	if err != nil {
+		return fmt.Errorf("raft log cache: %w", err)
+	}
+	r, err := raft.NewRaft(rc, n.machine, logs, store, snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -299,6 +308,17 @@ func (n *Node) Status() api.ClusterStatus {
 	}
 	return st
 }
+
+// Certificates returns the certificates the node presents: the same chain on
+// HTTPS and on its Raft and forwarding links (api.CertificateSource).
+func (n *Node) Certificates() (httpCerts, transportCerts []*x509.Certificate) {
+	c := n.cfg.TLS.Certificates()
+	return c, c
+}
+
+// ReloadCertificates reads the node's certificate and key files again
+// (api.CertificateReloader); HTTPS and Raft share them, so kind does not matter.
+func (n *Node) ReloadCertificates(kind string) error { return n.cfg.TLS.Reload() }
 
 // IsLeader reports whether this node is the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }

@@ -33,6 +33,21 @@ func newOSClient(t *testing.T, c *nodetest.Cluster, i int, user, password string
 	return sc
 }
 
+// newOSSuperClient returns a security client for node i that authenticates
+// with the super admin certificate only.
+func newOSSuperClient(t *testing.T, c *nodetest.Cluster, i int) *security.Client {
+	t.Helper()
+	tr := c.AdminClient.Transport.(*http.Transport).Clone()
+	sc, err := security.NewClient(security.Config{Client: opensearch.Config{
+		Addresses: []string{"https://" + c.Peers[i].HTTPAddr}, Transport: tr,
+		Context: t.Context(),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
 // outcome holds a client call's results until ok checks them.
 type outcome[T any] struct {
 	v   T
@@ -53,8 +68,12 @@ func (o outcome[T]) ok(t *testing.T, what string) T {
 // TestOfficialClient drives every collection, account, health and cache through
 // the official opensearch-go security client, spreading calls over the nodes.
 func TestOfficialClient(t *testing.T) {
-	c := nodetest.Start(t)
+	c := nodetest.Start(t, nodetest.WithDemo(), nodetest.WithSettings(map[string]any{
+		"plugins.security.nodes_dn_dynamic_config_enabled": true,
+		"plugins.security.ssl_cert_reload_enabled":         true,
+	}))
 	ctx := context.Background()
+	super := []*security.Client{newOSSuperClient(t, c, 0), newOSSuperClient(t, c, 1), newOSSuperClient(t, c, 2)}
 	cl := []*security.Client{
 		newOSClient(t, c, 0, "admin", nodetest.AdminPassword),
 		newOSClient(t, c, 1, "admin", nodetest.AdminPassword),
@@ -135,6 +154,67 @@ func TestOfficialClient(t *testing.T) {
 	}
 	must(cl[2].FlushCache(ctx, nil)).ok(t, "flush cache")
 
+	// Security configuration: read by anyone with API access, written by the
+	// super admin (restapi.admin.enabled is off and modification not allowed).
+	// The demo configuration as the plugin returns it, before the client's
+	// struct rewrites it.
+	checkObject[security.ConfigGetResp](t, c.Admin(2, "GET", "/_plugins/_security/api/securityconfig", "").Body, securityConfigClientGaps)
+	cfg := must(cl[0].SecurityConfig.Get(ctx, &security.ConfigGetReq{Header: minRev(c)})).ok(t, "securityconfig get")
+	if !cfg.Config.Dynamic.MultiRolespanEnabled || cfg.Config.Dynamic.Kibana.Index != ".kibana" ||
+		!cfg.Config.Dynamic.Authc.BasicInternalAuthDomain.HTTPEnabled {
+		t.Errorf("securityconfig = %+v", cfg.Config.Dynamic)
+	}
+	if _, err := cl[1].SecurityConfig.Put(ctx, security.ConfigPutReq{Body: security.ConfigPutBody{Dynamic: cfg.Config.Dynamic}}); err == nil {
+		t.Errorf("securityconfig put without the right succeeded")
+	}
+	dyn := cfg.Config.Dynamic
+	dyn.DoNotFailOnForbidden = true
+	must(super[1].SecurityConfig.Put(ctx, security.ConfigPutReq{Body: security.ConfigPutBody{Dynamic: dyn}})).ok(t, "securityconfig put")
+	must(super[2].SecurityConfig.Patch(ctx, security.ConfigPatchReq{Body: security.ConfigPatchBody{
+		{OP: "replace", Path: "/config/dynamic/do_not_fail_on_forbidden_empty", Value: true}}})).ok(t, "securityconfig patch")
+	cfg = must(cl[0].SecurityConfig.Get(ctx, &security.ConfigGetReq{Header: minRev(c)})).ok(t, "securityconfig get again")
+	if !cfg.Config.Dynamic.DoNotFailOnForbidden || !cfg.Config.Dynamic.DoNotFailOnForbiddenEmpty {
+		t.Errorf("securityconfig writes lost: %+v", cfg.Config.Dynamic)
+	}
+
+	// Audit.
+	aud := must(cl[1].Audit.Get(ctx, &security.AuditGetReq{Header: minRev(c)})).ok(t, "audit get")
+	if !aud.Config.Enabled || aud.ReadOnly == nil {
+		t.Errorf("audit = %+v", aud)
+	}
+	aud.Config.Audit.IgnoreUsers = append(aud.Config.Audit.IgnoreUsers, "logstash")
+	must(cl[2].Audit.Put(ctx, security.AuditPutReq{Body: security.AuditPutBody(aud.Config)})).ok(t, "audit put")
+	must(cl[0].Audit.Patch(ctx, security.AuditPatchReq{Body: security.AuditPatchBody{{OP: "replace", Path: "/config/enabled", Value: false}}})).ok(t, "audit patch")
+	aud = must(cl[1].Audit.Get(ctx, &security.AuditGetReq{Header: minRev(c)})).ok(t, "audit get again")
+	if aud.Config.Enabled || len(aud.Config.Audit.IgnoreUsers) != 2 {
+		t.Errorf("audit writes lost: %+v", aud.Config)
+	}
+
+	// Nodes DN: super admin only.
+	if _, err := cl[0].NodesDN.Get(ctx, nil); err == nil {
+		t.Errorf("nodesdn get without admin rights succeeded")
+	}
+	must(super[0].NodesDN.Put(ctx, security.NodesDNPutReq{Cluster: "c2", Body: security.NodesDNPutBody{NodesDN: []string{"CN=node*.c2"}}})).ok(t, "nodesdn put")
+	must(super[1].NodesDN.Patch(ctx, security.NodesDNPatchReq{Cluster: "c2", Body: security.NodesDNPatchBody{{OP: "add", Path: "/nodes_dn/-", Value: "CN=extra"}}})).ok(t, "nodesdn patch one")
+	must(super[2].NodesDN.Patch(ctx, security.NodesDNPatchReq{Body: security.NodesDNPatchBody{{OP: "add", Path: "/c3", Value: map[string]any{"nodes_dn": []string{"CN=c3"}}}}})).ok(t, "nodesdn patch")
+	dns := must(super[0].NodesDN.Get(ctx, &security.NodesDNGetReq{Cluster: "c2", Header: minRev(c)})).ok(t, "nodesdn get one")
+	if got := dns.DistinguishedNames["c2"].NodesDN; len(got) != 2 {
+		t.Errorf("nodesdn = %+v", dns.DistinguishedNames)
+	}
+	must(super[1].NodesDN.Delete(ctx, security.NodesDNDeleteReq{Cluster: "c3"})).ok(t, "nodesdn delete")
+	all3 := must(super[2].NodesDN.Get(ctx, &security.NodesDNGetReq{Header: minRev(c)})).ok(t, "nodesdn get")
+	if _, ok := all3.DistinguishedNames["c3"]; ok || len(all3.DistinguishedNames) != 1 {
+		t.Errorf("nodesdn after delete = %+v", all3.DistinguishedNames)
+	}
+
+	// SSL: the node's certificates, and reloads.
+	certs := must(super[0].SSL.Get(ctx, nil)).ok(t, "ssl get")
+	if len(certs.HTTPCerts) != 1 || certs.HTTPCerts[0].SubjectDN != "CN=n1,OU=node,O=authzd" || certs.HTTPCerts[0].NotAfter.IsZero() {
+		t.Errorf("ssl certs = %+v", certs)
+	}
+	must(super[1].SSL.HTTPReload(ctx, nil)).ok(t, "ssl http reload")
+	must(super[2].SSL.TransportReload(ctx, nil)).ok(t, "ssl transport reload")
+
 	// Deletes.
 	must(cl[0].RolesMapping.Delete(ctx, security.RolesMappingDeleteReq{Role: "writer"})).ok(t, "mapping delete")
 	must(cl[1].Roles.Delete(ctx, security.RolesDeleteReq{Role: "writer"})).ok(t, "role delete")
@@ -145,14 +225,39 @@ func TestOfficialClient(t *testing.T) {
 		t.Errorf("deleted tenant still readable")
 	}
 
-	// Every GET body has only keys the client's structs know.
-	checkShape[security.InternalUsersGetItem](t, c, "/_plugins/_security/api/internalusers")
-	checkShape[security.RolesGetItem](t, c, "/_plugins/_security/api/roles")
-	checkShape[security.RolesMappingGetItem](t, c, "/_plugins/_security/api/rolesmapping")
-	checkShape[security.ActionGroupsGet](t, c, "/_plugins/_security/api/actiongroups")
-	checkShape[security.TenantsGetItem](t, c, "/_plugins/_security/api/tenants")
-	checkObjectShape[security.AccountGetResp](t, c.Admin(0, "GET", "/_plugins/_security/api/account", "").Body)
-	checkObjectShape[security.HealthResp](t, c.Do(0, "GET", "/_plugins/_security/health", "", "", "").Body)
+	// Every GET body equals the client's structs re-marshalled: no key the
+	// client lacks, no value it would change, and every key the server leaves
+	// out is one whose value is empty (the plugin omits empty optional values).
+	checkMap[security.InternalUsersGetItem](t, c, "/_plugins/_security/api/internalusers")
+	checkMap[security.RolesGetItem](t, c, "/_plugins/_security/api/roles")
+	checkMap[security.RolesMappingGetItem](t, c, "/_plugins/_security/api/rolesmapping")
+	checkMap[security.ActionGroupsGet](t, c, "/_plugins/_security/api/actiongroups")
+	checkMap[security.TenantsGetItem](t, c, "/_plugins/_security/api/tenants")
+	must(super[0].NodesDN.Put(ctx, security.NodesDNPutReq{Cluster: "c4", Body: security.NodesDNPutBody{NodesDN: []string{"CN=a"}}})).ok(t, "nodesdn put")
+	checkMapWith[struct {
+		NodesDN []string `json:"nodes_dn"`
+	}](t, c, c.AdminClient, "/_plugins/_security/api/nodesdn")
+	checkObject[security.AccountGetResp](t, c.Admin(0, "GET", "/_plugins/_security/api/account", "").Body, nil)
+	checkObject[security.HealthResp](t, c.Do(0, "GET", "/_plugins/_security/health", "", "", "").Body, nil)
+	checkObject[security.AuditGetResp](t, c.Admin(1, "GET", "/_plugins/_security/api/audit", "").Body, nil)
+	checkObject[security.SSLGetResp](t, c.DoWith(c.AdminClient, 2, "GET", "/_plugins/_security/api/ssl/certs", "", "", "").Body, nil)
+	checkObject[security.ConfigGetResp](t, c.Admin(2, "GET", "/_plugins/_security/api/securityconfig", "").Body, nil)
+}
+
+// securityConfigClientGaps are the keys of GET securityconfig that the
+// client's ConfigDynamic does not model, each a free-form `config` map entry
+// of the demo config.yml that the plugin returns too (the client types those
+// maps as structs with a subset of their keys).
+var securityConfigClientGaps = map[string]bool{
+	".config.dynamic.authc.jwt_auth_domain.http_authenticator.config.jwt_url_parameter":      true,
+	".config.dynamic.authc.jwt_auth_domain.http_authenticator.config.roles_key":              true,
+	".config.dynamic.authc.jwt_auth_domain.http_authenticator.config.subject_key":            true,
+	".config.dynamic.authc.ldap.authentication_backend.config.bind_dn":                       true,
+	".config.dynamic.authc.ldap.authentication_backend.config.password":                      true,
+	".config.dynamic.authc.ldap.authentication_backend.config.username_attribute":            true,
+	".config.dynamic.authz.roles_from_myldap.authorization_backend.config.bind_dn":           true,
+	".config.dynamic.authz.roles_from_myldap.authorization_backend.config.password":          true,
+	".config.dynamic.authz.roles_from_myldap.authorization_backend.config.userroleattribute": true,
 }
 
 // minRev asks the node to wait for the newest revision any node has applied,
@@ -169,22 +274,35 @@ func minRev(c *nodetest.Cluster) http.Header {
 	return h
 }
 
-// checkShape compares a collection GET body with the client's struct re-marshalled:
-// the body must have no key the struct lacks, and every key it omits must be
-// one whose value is empty (the plugin omits empty optional values).
-func checkShape[T any](t *testing.T, c *nodetest.Cluster, path string) {
+// checkMap compares every entry of a collection GET body with the client's
+// item struct (see checkObject).
+func checkMap[T any](t *testing.T, c *nodetest.Cluster, path string) {
 	t.Helper()
-	raw := c.Admin(0, "GET", path, "").Body
+	checkMapWith[T](t, c, nil, path)
+}
+
+// checkMapWith is checkMap as the super admin (client set) or as admin.
+func checkMapWith[T any](t *testing.T, c *nodetest.Cluster, client *http.Client, path string) {
+	t.Helper()
+	var raw []byte
+	if client == nil {
+		raw = c.Admin(0, "GET", path, "").Body
+	} else {
+		raw = c.DoWith(client, 0, "GET", path, "", "", "").Body
+	}
 	var items map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
+		t.Fatalf("%s: %v %s", path, err, raw)
 	}
 	for name, item := range items {
-		t.Run(path+"/"+name, func(t *testing.T) { checkObjectShape[T](t, item) })
+		t.Run(path+"/"+name, func(t *testing.T) { checkObject[T](t, item, nil) })
 	}
 }
 
-func checkObjectShape[T any](t *testing.T, raw []byte) {
+// checkObject decodes raw into the client's type T, encodes it again and
+// compares both at every depth (compareStrict). gaps lists paths of keys the
+// client is known not to model.
+func checkObject[T any](t *testing.T, raw []byte, gaps map[string]bool) {
 	t.Helper()
 	var typed T
 	if err := json.Unmarshal(raw, &typed); err != nil {
@@ -194,36 +312,50 @@ func checkObjectShape[T any](t *testing.T, raw []byte) {
 	var got, want any
 	_ = json.Unmarshal(raw, &got)
 	_ = json.Unmarshal(again, &want)
-	compareShape(t, "", got, want)
+	compareStrict(t, "", got, want, gaps)
 }
 
-func compareShape(t *testing.T, path string, got, want any) {
+// compareStrict compares the server's JSON (got) with the client's re-encoding
+// (want): objects must have the same keys, except keys the server leaves out
+// whose client value is empty and keys listed in gaps; arrays the same length;
+// scalars the same value.
+func compareStrict(t *testing.T, path string, got, want any, gaps map[string]bool) {
 	t.Helper()
 	switch g := got.(type) {
 	case map[string]any:
 		w, ok := want.(map[string]any)
 		if !ok {
-			t.Errorf("%s: server sent an object, client struct has %T", path, want)
+			t.Errorf("%s: server sent an object, client re-encodes %v", path, want)
 			return
 		}
 		for k, gv := range g {
+			p := path + "." + k
 			wv, ok := w[k]
 			if !ok {
-				t.Errorf("%s.%s: key unknown to the client struct", path, k)
+				if !gaps[p] {
+					t.Errorf("%s: key unknown to the client struct", p)
+				}
 				continue
 			}
-			if _, isMap := gv.(map[string]any); isMap && path == "" && k != "attributes" && k != "tenants" && k != "settings" {
-				compareShape(t, path+"."+k, gv, wv)
-			}
+			compareStrict(t, p, gv, wv, gaps)
 		}
 		for k, wv := range w {
 			if _, ok := g[k]; !ok && !isEmpty(wv) {
 				t.Errorf("%s.%s: missing from the server's body (client has %v)", path, k, wv)
 			}
 		}
+	case []any:
+		w, ok := want.([]any)
+		if !ok || len(w) != len(g) {
+			t.Errorf("%s: server sent %v, client re-encodes %v", path, got, want)
+			return
+		}
+		for i := range g {
+			compareStrict(t, fmt.Sprintf("%s[%d]", path, i), g[i], w[i], gaps)
+		}
 	default:
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: %v != %v", path, got, want)
+			t.Errorf("%s: server sent %v, client re-encodes %v", path, got, want)
 		}
 	}
 }

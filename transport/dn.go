@@ -40,13 +40,19 @@ type rdnSET []attribute
 // CN=kirk,OU=client,O=client,L=test,C=de.
 //
 // Comparing DNs (case, spacing) is left to the caller; DN only renders.
-func DN(cert *x509.Certificate) string {
+func DN(cert *x509.Certificate) string { return renderDN(cert.RawSubject, cert.Subject.String()) }
+
+// IssuerDN renders cert's issuer like DN renders its subject (the plugin's
+// X500Principal.getName() of the issuer, as GET ssl/certs shows it).
+func IssuerDN(cert *x509.Certificate) string { return renderDN(cert.RawIssuer, cert.Issuer.String()) }
+
+func renderDN(raw []byte, fallback string) string {
 	var seq []rdnSET
-	rest, err := asn1.Unmarshal(cert.RawSubject, &seq)
+	rest, err := asn1.Unmarshal(raw, &seq)
 	if err != nil || len(rest) > 0 {
-		// x509.ParseCertificate already parsed this subject, so this cannot happen
+		// x509.ParseCertificate already parsed this name, so this cannot happen
 		// for a parsed certificate; fall back to Go's own rendering.
-		return cert.Subject.String()
+		return fallback
 	}
 	var b strings.Builder
 	for i := len(seq) - 1; i >= 0; i-- {

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 )
 
@@ -331,11 +332,14 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// TLSMaterial is a loaded CA pool plus this process's certificate and key. It is
-// immutable and safe for concurrent use; every config it returns is a fresh copy.
+// TLSMaterial is a loaded CA pool plus this process's certificate and key. It
+// is safe for concurrent use; every config it returns is a fresh copy. The
+// certificate can be replaced at run time (Reload, PUT ssl/.../reloadcerts):
+// configs returned earlier pick the new one up for new connections.
 type TLSMaterial struct {
-	pool *x509.CertPool
-	cert tls.Certificate
+	pool              *x509.CertPool
+	cert              atomic.Pointer[tls.Certificate]
+	certFile, keyFile string
 }
 
 // LoadTLS reads the PEM CA bundle caFile (the CA that peers' and clients'
@@ -354,29 +358,83 @@ func LoadTLS(caFile, certFile, keyFile string) (*TLSMaterial, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load key pair %s: %w", certFile, err)
 	}
-	return &TLSMaterial{pool: pool, cert: cert}, nil
+	m := &TLSMaterial{pool: pool, certFile: certFile, keyFile: keyFile}
+	m.cert.Store(&cert)
+	return m, nil
+}
+
+// Reload reads the certificate and key files again and, when the new
+// certificate chains to the CA pool, presents it on every new connection. The
+// CA pool itself is not reloaded. On error the current certificate stays.
+func (m *TLSMaterial) Reload() error {
+	cert, err := tls.LoadX509KeyPair(m.certFile, m.keyFile)
+	if err != nil {
+		return fmt.Errorf("reload key pair %s: %w", m.certFile, err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("reload %s: %w", m.certFile, err)
+	}
+	inter := x509.NewCertPool()
+	for _, der := range cert.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(c)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: m.pool, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return fmt.Errorf("reload %s: not signed by the cluster CA: %w", m.certFile, err)
+	}
+	m.cert.Store(&cert)
+	return nil
 }
 
 // ServerConfig returns a server-side config that presents the certificate, requires
 // TLS 1.2 or newer, and verifies client certificates against the CA pool as
 // clientAuth says (tls.RequireAndVerifyClientCert for cluster links).
 func (m *TLSMaterial) ServerConfig(clientAuth tls.ClientAuthType) *tls.Config {
-	return &tls.Config{
+	base := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{m.cert},
+		Certificates: []tls.Certificate{*m.cert.Load()},
 		ClientCAs:    m.pool,
 		ClientAuth:   clientAuth,
 	}
+	cfg := base.Clone()
+	// Each handshake takes the current certificate, so a Reload applies to
+	// new connections without restarting listeners.
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := base.Clone()
+		c.Certificates = []tls.Certificate{*m.cert.Load()}
+		return c, nil
+	}
+	return cfg
 }
 
 // ClientConfig returns a client-side config that trusts only the CA pool, presents
-// the certificate when the server asks for one, and requires TLS 1.2 or newer.
-// ServerName is left empty: crypto/tls derives it from the dialed address, or the
-// caller sets it.
+// the certificate when the server asks for one (the current one, after a
+// Reload), and requires TLS 1.2 or newer. ServerName is left empty:
+// crypto/tls derives it from the dialed address, or the caller sets it. A
+// caller that wants no client certificate must clear both Certificates and
+// GetClientCertificate.
 func (m *TLSMaterial) ClientConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{m.cert},
+		Certificates: []tls.Certificate{*m.cert.Load()},
 		RootCAs:      m.pool,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return m.cert.Load(), nil
+		},
 	}
+}
+
+// Certificates returns the parsed certificate chain this process presents,
+// leaf first.
+func (m *TLSMaterial) Certificates() []*x509.Certificate {
+	cert := m.cert.Load()
+	out := make([]*x509.Certificate, 0, len(cert.Certificate))
+	for _, der := range cert.Certificate {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

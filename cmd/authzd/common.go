@@ -37,51 +37,21 @@ func generatePassword() string {
 }
 
 // settingsFrom splits flat opensearch.yml-style settings into the decision
-// settings and the REST API settings.
+// settings and the REST API settings, and logs the REST settings the plugin
+// would skip with a log line.
 func settingsFrom(flat map[string]any) (authz.Settings, api.Settings, error) {
 	s, err := authz.ParseSettings(flat)
 	if err != nil {
 		return authz.Settings{}, api.Settings{}, fmt.Errorf("settings: %w", err)
 	}
-	as := api.Settings{AdminDN: s.AdminDN}
-	if v, ok := flat["plugins.security.restapi.roles_enabled"]; ok {
-		as.RolesEnabled = toStrings(v)
-		if as.RolesEnabled == nil {
-			as.RolesEnabled = []string{}
-		}
+	as, err := api.NewSettings(flat)
+	if err != nil {
+		return authz.Settings{}, api.Settings{}, fmt.Errorf("settings: %w", err)
 	}
-	if v, ok := flat["plugins.security.restapi.password_validation_regex"].(string); ok {
-		as.Password.Regex = v
-	}
-	if v, ok := flat["plugins.security.restapi.password_validation_error_message"].(string); ok {
-		as.Password.RegexMessage = v
-	}
-	if v, ok := flat["plugins.security.restapi.password_min_length"].(int); ok {
-		as.Password.MinLength = v
-	}
-	if v, ok := flat["plugins.security.restapi.password_score_based_validation_strength"].(string); ok {
-		as.Password.ScoreStrength = v
-	}
-	if v, ok := flat["plugins.security.password.hashing.bcrypt.rounds"].(int); ok {
-		as.BcryptRounds = v
+	for _, w := range as.Warnings {
+		slog.Warn("setting skipped", "reason", w)
 	}
 	return s, as, nil
-}
-
-func toStrings(v any) []string {
-	switch x := v.(type) {
-	case []string:
-		return x
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			out = append(out, fmt.Sprint(e))
-		}
-		return out
-	case string:
-		return strings.Split(x, ",")
-	}
-	return nil
 }
 
 // parsePeers reads "id=raft_addr=http_addr" entries separated by commas.

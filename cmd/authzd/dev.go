@@ -27,6 +27,8 @@ func devSettings() map[string]any {
 		"plugins.security.system_indices.indices":                  []any{".opendistro-alerting-config", ".opendistro-ism-*", ".opendistro-reports-*", ".opensearch-notifications-*", ".opensearch-notebooks", ".opensearch-observability", ".opendistro-asynchronous-search-response*", ".replication-metadata-store"},
 		"plugins.security.roles_mapping_resolution":                "MAPPING_ONLY",
 		"plugins.security.check_snapshot_restore_write_privileges": true,
+		"plugins.security.nodes_dn":                                []any{"CN=n*,OU=node,O=authzd"},
+		"plugins.security.nodes_dn_dynamic_config_enabled":         true,
 	}
 }
 
@@ -168,7 +170,9 @@ func printDevBanner(cmd *cobra.Command, peers []node.Peer, password string, pki 
 	}
 	fmt.Fprintf(w, "  admin user:      admin\n  admin password:  %s\n", password)
 	fmt.Fprintf(w, "  CA certificate:  %s\n", pki.CAFile)
-	fmt.Fprintf(w, "  admin client certificate: %s (key %s)\n", pki.AdminCertFile(), pki.AdminKeyFile())
-	fmt.Fprintf(w, "\nTry:\n  curl --cacert %s -u 'admin:%s' https://%s/_plugins/_security/api/roles/all_access\n\nCtrl-C stops the cluster; its data stays in %s (rm -rf it to start over).\n",
-		pki.CAFile, password, peers[0].HTTPAddr, dataDir)
+	fmt.Fprintf(w, "  super admin certificate: %s (key %s), DN CN=kirk,OU=client,O=client,L=test,C=de\n", pki.AdminCertFile(), pki.AdminKeyFile())
+	fmt.Fprintf(w, "\nTry:\n  curl --cacert %s -u 'admin:%s' https://%s/_plugins/_security/api/roles/all_access\n", pki.CAFile, password, peers[0].HTTPAddr)
+	fmt.Fprintf(w, "  authzctl --url https://%s --ca-file %s --cert-file %s --key-file %s cluster status\n",
+		peers[0].HTTPAddr, pki.CAFile, pki.AdminCertFile(), pki.AdminKeyFile())
+	fmt.Fprintf(w, "\nCtrl-C stops the cluster; its data stays in %s (rm -rf it to start over).\n", dataDir)
 }

@@ -93,7 +93,7 @@ func (a *API) putAccount(w http.ResponseWriter, r *request) error {
 	if hash == "" {
 		return authz.StatusMessage(http.StatusBadRequest, "Both provided password and hash cannot be null/empty.")
 	}
-	res, err := a.propose(r, events.AccountPassword, events.PasswordChange{Name: c.Name, Hash: hash, Admin: r.isAdmin()})
+	res, err := a.propose(r, events.AccountPassword, events.PasswordChange{Name: c.Name, Hash: hash, Admin: a.isAdminFor(r, authz.EndpointAccount, "")})
 	if err != nil {
 		return err
 	}

@@ -65,16 +65,13 @@ type Peer struct {
 	Suffrage string `json:"suffrage"`
 }
 
-// Settings are the node settings the API enforces (opensearch.yml keys in brackets).
+// Settings are the node settings the API enforces: the REST API settings
+// (roles_enabled, endpoints_disabled, restapi.admin.enabled, password policy,
+// bcrypt cost, ...; see authz.RESTSettings) and the super admin DNs.
 type Settings struct {
-	// RolesEnabled may use the REST API [plugins.security.restapi.roles_enabled].
-	RolesEnabled []string
+	authz.RESTSettings
 	// AdminDN are the super admin certificate DNs [plugins.security.authcz.admin_dn].
 	AdminDN []string
-	// Password is the password policy [plugins.security.restapi.password_*].
-	Password authz.PasswordPolicy
-	// BcryptRounds is the bcrypt cost [plugins.security.password.hashing.bcrypt.rounds], default 12.
-	BcryptRounds int
 }
 
 // Config configures the API.
@@ -85,6 +82,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBodyBytes limits request bodies; default 2 MiB.
 	MaxBodyBytes int64
+	// MaxConfigBytes limits a whole configuration (PUT /_plugins/_authz/config,
+	// after gzip decompression); default 48 MiB, below MaxInternalBodyBytes so
+	// that its event can be forwarded to the leader.
+	MaxConfigBytes int64
 	// MaxInternalBodyBytes limits forwarded events; default 64 MiB.
 	MaxInternalBodyBytes int64
 	// RevisionWait bounds min_revision waits; default 5s.
@@ -104,6 +105,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MaxInternalBodyBytes == 0 {
 		c.MaxInternalBodyBytes = 64 << 20
+	}
+	if c.MaxConfigBytes == 0 {
+		c.MaxConfigBytes = 48 << 20
 	}
 	if c.RevisionWait == 0 {
 		c.RevisionWait = 5 * time.Second

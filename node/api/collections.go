@@ -20,15 +20,37 @@ var kindAliases = map[string]authz.Kind{
 	"tenants": authz.KindTenants,
 }
 
-// collection is the one generic handler for the five resource collections.
+// collection is the one generic handler for the resource collections
+// (internalusers, roles, rolesmapping, actiongroups, tenants; nodesdn through
+// nodesDN). It resolves the kind from the URL, applies the access gate of its
+// endpoint, and dispatches on the method.
 func (a *API) collection(w http.ResponseWriter, r *request) error {
 	seg := r.PathValue("kind")
 	kind, ok := kindAliases[seg]
 	if !ok {
 		return notFoundRoute(w, r.Request)
 	}
-	name := r.PathValue("name")
 	alias := seg == "user" || seg == "actiongroup"
+	return a.serveCollection(w, r, kind, alias)
+}
+
+// nodesDN serves /api/nodesdn[/{name}] (R-API-31): every method needs admin
+// for NODESDN (restapi:admin/nodesdn or the super admin certificate).
+func (a *API) nodesDN(w http.ResponseWriter, r *request) error {
+	return a.serveCollection(w, r, authz.KindNodesDN, false)
+}
+
+func (a *API) serveCollection(w http.ResponseWriter, r *request, kind authz.Kind, alias bool) error {
+	ep := authz.EndpointOf(kind)
+	if err := a.checkGate(r, ep); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	known := r.Method == http.MethodGet || r.Method == http.MethodPut || r.Method == http.MethodDelete ||
+		(r.Method == http.MethodPatch && !alias)
+	if known && kind == authz.KindNodesDN && !a.isAdminFor(r, ep, "") {
+		return accessDenied()
+	}
 	switch {
 	case r.Method == http.MethodGet:
 		return a.getResources(w, r, kind, name)
@@ -46,10 +68,13 @@ func (a *API) collection(w http.ResponseWriter, r *request) error {
 	return methodNotAllowed(w, r.Request, allowed...)
 }
 
-// getResources serves GET /<kind> and GET /<kind>/<name> (R-API-10, R-API-23).
+// getResources serves GET /<kind> and GET /<kind>/<name> (R-API-10, R-API-23):
+// hidden resources are left out unless the caller is admin for the endpoint,
+// and a hidden resource asked for by name is then not found.
 func (a *API) getResources(w http.ResponseWriter, r *request, kind authz.Kind, name string) error {
 	out := map[string]any{}
-	visible := func(n string, v any) bool { return r.isAdmin() || !hidden(v) }
+	admin := a.isAdminFor(r, authz.EndpointOf(kind), "")
+	visible := func(n string, v any) bool { return admin || !hidden(v) }
 	switch m := fsm.Items(r.view.Config, kind).(type) {
 	case map[string]authz.InternalUser:
 		for n, u := range m {
@@ -66,6 +91,15 @@ func (a *API) getResources(w http.ResponseWriter, r *request, kind authz.Kind, n
 		copyVisible(out, m, visible)
 	case map[string]authz.Tenant:
 		copyVisible(out, m, visible)
+	case map[string]authz.NodesDN:
+		copyVisible(out, m, visible)
+		if show, _ := strconv.ParseBool(r.URL.Query().Get("show_all")); show {
+			dns := a.cfg.Settings.NodesDN
+			if dns == nil {
+				dns = []string{}
+			}
+			out[authz.StaticNodesDNName] = authz.NodesDN{NodesDN: dns}
+		}
 	}
 	setRevision(w, r.view.Rev)
 	if name == "" {
@@ -114,7 +148,8 @@ func (a *API) putResource(w http.ResponseWriter, r *request, kind authz.Kind, na
 	if err != nil {
 		return err
 	}
-	body, e := authz.ParseBody(kind, name, raw, authz.ParseOptions{Admin: r.isAdmin()})
+	admin := a.isAdminFor(r, authz.EndpointOf(kind), "")
+	body, e := authz.ParseBody(kind, name, raw, authz.ParseOptions{Admin: admin})
 	if e != nil {
 		return e
 	}
@@ -129,7 +164,7 @@ func (a *API) putResource(w http.ResponseWriter, r *request, kind authz.Kind, na
 	if err != nil {
 		return fmt.Errorf("encode %s '%s': %w", kind.Noun(), name, err)
 	}
-	res, err := a.propose(r, fsm.EventType(kind, "put"), events.ResourcePut{Name: name, Doc: doc, Admin: r.isAdmin()})
+	res, err := a.propose(r, fsm.EventType(kind, "put"), events.ResourcePut{Name: name, Doc: doc, Admin: admin})
 	if err != nil {
 		return err
 	}
@@ -147,7 +182,7 @@ func (a *API) deleteResource(w http.ResponseWriter, r *request, kind authz.Kind,
 	if name == "" {
 		return authz.StatusMessage(http.StatusBadRequest, fmt.Sprintf("No %s specified.", kind.Noun()))
 	}
-	res, err := a.propose(r, fsm.EventType(kind, "delete"), events.ResourceDelete{Name: name, Admin: r.isAdmin()})
+	res, err := a.propose(r, fsm.EventType(kind, "delete"), events.ResourceDelete{Name: name, Admin: a.isAdminFor(r, authz.EndpointOf(kind), "")})
 	if err != nil {
 		return err
 	}
@@ -171,7 +206,7 @@ func (a *API) patchResources(w http.ResponseWriter, r *request, kind authz.Kind,
 			return err
 		}
 	}
-	res, err := a.propose(r, fsm.EventType(kind, "patch"), events.ResourcePatch{Name: name, Ops: ops, Admin: r.isAdmin()})
+	res, err := a.propose(r, fsm.EventType(kind, "patch"), events.ResourcePatch{Name: name, Ops: ops, Admin: a.isAdminFor(r, authz.EndpointOf(kind), "")})
 	if err != nil {
 		return err
 	}

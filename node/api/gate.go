@@ -3,44 +3,69 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/authzd/authzd/authz"
 )
 
-// apiGate applies the REST API access gate (R-API-4): a caller whose mapped roles
-// intersect plugins.security.restapi.roles_enabled, or a super admin certificate,
-// may use the endpoint; anyone else gets the plugin's 403.
-func (a *API) apiGate(h func(http.ResponseWriter, *request) error) func(http.ResponseWriter, *request) error {
+// NewSettings reads the API settings from flat (or nested) opensearch.yml-style
+// settings: the REST API keys (authz.ParseRESTSettings) and the admin DNs.
+func NewSettings(flat map[string]any) (Settings, error) {
+	s, err := authz.ParseSettings(flat)
+	if err != nil {
+		return Settings{}, err
+	}
+	rs, err := authz.ParseRESTSettings(flat)
+	if err != nil {
+		return Settings{}, err
+	}
+	return Settings{RESTSettings: rs, AdminDN: s.AdminDN}, nil
+}
+
+// apiGate applies the REST API access gate of endpoint ep to h (R-API-4,
+// R-API-5): see checkGate.
+func (a *API) apiGate(ep authz.Endpoint, h func(http.ResponseWriter, *request) error) func(http.ResponseWriter, *request) error {
 	return func(w http.ResponseWriter, r *request) error {
-		c := r.caller
-		for _, role := range c.Roles {
-			if slices.Contains(a.cfg.Settings.RolesEnabled, role) {
-				return h(w, r)
-			}
+		if err := a.checkGate(r, ep); err != nil {
+			return err
 		}
-		if c.SuperAdmin {
-			return h(w, r)
-		}
-		var roleReason string
-		if len(a.cfg.Settings.RolesEnabled) == 0 {
-			roleReason = "Role based access not enabled."
-		} else {
-			roleReason = fmt.Sprintf("User %s with Security roles [%s] does not have any role privileged for admin access",
-				c.Name, strings.Join(c.Roles, ", "))
-		}
-		certReason := "No client TLS certificate found in request"
-		if r.TLS == nil {
-			certReason = "No ssl info found in request."
-		} else if c.CertDN != "" {
-			certReason = fmt.Sprintf("Security admin permissions required but %s is not an admin", c.CertDN)
-		}
-		return authz.StatusMessage(http.StatusForbidden, "No permission to access REST API: "+roleReason+". "+certReason)
+		return h(w, r)
 	}
 }
 
-// isAdmin reports whether the caller is admin for the REST endpoints (R-API-6):
-// with plugins.security.restapi.admin.enabled off (the default), only a super
-// admin certificate is.
-func (r *request) isAdmin() bool { return r.caller.SuperAdmin }
+// checkGate lets a caller whose mapped roles intersect
+// plugins.security.restapi.roles_enabled use endpoint ep unless
+// endpoints_disabled disables the method for it, or a super admin
+// certificate; anyone else gets the plugin's 403. ep "" (authzd's own
+// endpoints) is never disabled by endpoints_disabled.
+func (a *API) checkGate(r *request, ep authz.Endpoint) error {
+	c := r.caller
+	reason := a.cfg.Settings.AccessDenied(ep, r.Method, authz.Caller{
+		Name: c.Name, Roles: c.Roles, TLS: r.TLS != nil, CertDN: c.CertDN, SuperAdmin: c.SuperAdmin,
+	})
+	if reason == "" {
+		return nil
+	}
+	a.log.Debug("REST API access denied", "request_id", requestID(r.Request), "user", c.Name, "endpoint", string(ep), "method", r.Method)
+	return authz.StatusMessage(http.StatusForbidden, "No permission to access REST API: "+reason)
+}
+
+// isAdminFor reports whether the caller is admin for the endpoint (R-API-6):
+// a super admin certificate, or with plugins.security.restapi.admin.enabled an
+// explicit grant of the endpoint's restapi:admin permission through the
+// caller's roles. action is the second part of CONFIG's and SSL's permissions
+// ("update", "certs/info", "certs/reload"), "" otherwise.
+func (a *API) isAdminFor(r *request, ep authz.Endpoint, action string) bool {
+	return a.cfg.Settings.IsAdminFor(ep, action, r.caller.SuperAdmin, func(perm string) bool {
+		return r.view.Eval.HasClusterPermission(r.caller.Roles, perm)
+	})
+}
+
+// accessDenied is the plugin's answer when an endpoint's access handler
+// refuses the caller (RequestHandler.accessDeniedHandler).
+func accessDenied() *authz.Error { return authz.StatusMessage(http.StatusForbidden, "Access denied") }
+
+// notImplemented is the plugin's 501 for a method an endpoint routes but does
+// not support (R-API-8).
+func notImplemented(method string) *authz.Error {
+	return authz.StatusMessage(http.StatusNotImplemented, fmt.Sprintf("Method %s not supported for this action.", method))
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/transport"
 )
 
 // ErrNotLeader is returned by Proposer.ApplyLocal on a node that is not the leader.
@@ -66,6 +67,55 @@ func (a *API) authinfo(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// whoami serves GET|POST /whoami (R-INFO-4) without authentication, like the
+// plugin: the verified client certificate's DN, whether it is an admin DN, and
+// whether it matches plugins.security.nodes_dn (patterns, ignoring case).
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return methodNotAllowed(w, r, "GET", "POST")
+	}
+	if r.TLS == nil {
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte("No security data"))
+		return nil
+	}
+	var dn *string
+	isAdmin, isNode := false, false
+	if len(r.TLS.VerifiedChains) > 0 {
+		d := transport.DN(r.TLS.VerifiedChains[0][0])
+		dn = &d
+		isAdmin = authz.DNMatches(a.cfg.Settings.AdminDN, d)
+		isNode = authz.MatchesAnyIgnoreCase(a.cfg.Settings.NodesDN, d)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		DN     *string `json:"dn"`
+		Admin  bool    `json:"is_admin"`
+		IsNode bool    `json:"is_node_certificate_request"`
+	}{dn, isAdmin, isNode})
+	return nil
+}
+
+// permissionsInfo serves GET /api/permissionsinfo (R-API-36) to any
+// authenticated caller: whether it may use the REST API and which endpoints
+// and methods are disabled for it. AUDIT is disabled entirely while no audit
+// configuration exists (the plugin's audit hot reloading off).
+func (a *API) permissionsInfo(w http.ResponseWriter, r *request) error {
+	c := r.caller
+	disabled := a.cfg.Settings.DisabledEndpoints(c.Roles)
+	if len(r.view.Config.Audit) == 0 {
+		disabled[authz.EndpointAudit] = slices.Clone(authz.HTTPMethods)
+	}
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, struct {
+		User      string                      `json:"user"`
+		UserName  string                      `json:"user_name"`
+		APIAccess bool                        `json:"has_api_access"`
+		Disabled  map[authz.Endpoint][]string `json:"disabled_endpoints"`
+	}{authz.UserString(&c.Subject), c.Name, a.cfg.Settings.HasAPIAccess(c.Roles), disabled})
+	return nil
+}
+
 // cache serves /api/cache (R-API-34): DELETE drops the credential cache.
 func (a *API) cache(w http.ResponseWriter, r *request) error {
 	switch r.Method {
@@ -74,16 +124,13 @@ func (a *API) cache(w http.ResponseWriter, r *request) error {
 		status(w, http.StatusOK, "Cache flushed successfully.")
 		return nil
 	case http.MethodGet, http.MethodPut, http.MethodPost:
-		return authz.StatusMessage(http.StatusNotImplemented, fmt.Sprintf("Method %s not supported for this action.", r.Method))
+		return notImplemented(r.Method)
 	}
 	return methodNotAllowed(w, r.Request, "DELETE")
 }
 
 // clusterStatus serves GET /_plugins/_authz/cluster.
 func (a *API) clusterStatus(w http.ResponseWriter, r *request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(w, r.Request, "GET")
-	}
 	setRevision(w, r.view.Rev)
 	writeJSON(w, http.StatusOK, a.cfg.Backend.Status())
 	return nil

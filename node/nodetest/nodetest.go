@@ -30,6 +30,7 @@ type options struct {
 	demo     bool
 	config   *authz.Config
 	tune     func(*node.Config)
+	edit     func(*authz.Config)
 }
 
 // Option changes how Start builds the cluster.
@@ -53,6 +54,11 @@ func WithDemo() Option { return func(o *options) { o.demo = true } }
 // WithConfig bootstraps with cfg (statics added) plus the initial admin user
 // mapped to all_access, e.g. a benchmark workload's configuration.
 func WithConfig(cfg *authz.Config) Option { return func(o *options) { o.config = cfg } }
+
+// WithBootstrapConfig lets a test change the bootstrap configuration (after
+// the demo or production one is built), for example to add entities the REST
+// API refuses to create, such as roles with restapi:admin/* permissions.
+func WithBootstrapConfig(f func(*authz.Config)) Option { return func(o *options) { o.edit = f } }
 
 // WithNodeConfig lets a test adjust every node's Config before it is built.
 func WithNodeConfig(f func(*node.Config)) Option { return func(o *options) { o.tune = f } }
@@ -99,7 +105,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatalf("settings: %v", err)
 	}
-	c := &Cluster{t: t, opts: o, PKI: pki, settings: s, api: apiSettings(o.settings, s)}
+	c := &Cluster{t: t, opts: o, PKI: pki, settings: s, api: apiSettings(t, o.settings)}
 	c.Client = c.httpClient(nil)
 	admin, err := tls.LoadX509KeyPair(pki.AdminCertFile(), pki.AdminKeyFile())
 	if err != nil {
@@ -128,16 +134,11 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	return c
 }
 
-func apiSettings(flat map[string]any, s authz.Settings) api.Settings {
-	as := api.Settings{AdminDN: s.AdminDN}
-	if r, ok := flat["plugins.security.password.hashing.bcrypt.rounds"].(int); ok {
-		as.BcryptRounds = r
-	}
-	if v, ok := flat["plugins.security.restapi.roles_enabled"].([]any); ok {
-		as.RolesEnabled = []string{}
-		for _, e := range v {
-			as.RolesEnabled = append(as.RolesEnabled, fmt.Sprint(e))
-		}
+func apiSettings(t testing.TB, flat map[string]any) api.Settings {
+	t.Helper()
+	as, err := api.NewSettings(flat)
+	if err != nil {
+		t.Fatalf("api settings: %v", err)
 	}
 	return as
 }
@@ -155,18 +156,21 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 			if err != nil {
 				return nil, err
 			}
+			cfg := authz.Bootstrap(hash)
 			if c.opts.demo {
-				return authz.Demo(hash), nil
+				cfg = authz.Demo(hash)
 			}
 			if c.opts.config != nil {
-				cfg := c.opts.config.Clone()
+				cfg = c.opts.config.Clone()
 				base := authz.Bootstrap(hash)
 				cfg.InternalUsers["admin"] = base.InternalUsers["admin"]
 				cfg.RolesMapping["all_access"] = base.RolesMapping["all_access"]
 				cfg.AddStatics()
-				return cfg, nil
 			}
-			return authz.Bootstrap(hash), nil
+			if c.opts.edit != nil {
+				c.opts.edit(cfg)
+			}
+			return cfg, nil
 		},
 	}
 	if c.opts.tune != nil {
@@ -259,6 +263,15 @@ func (c *Cluster) Close() {
 	c.AdminClient.CloseIdleConnections()
 }
 
+// ClientFor returns an HTTPS client trusting the cluster CA that presents
+// cert (nil: no client certificate). The cluster closes its idle connections
+// when it stops.
+func (c *Cluster) ClientFor(cert *tls.Certificate) *http.Client {
+	cl := c.httpClient(cert)
+	c.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
 func (c *Cluster) httpClient(cert *tls.Certificate) *http.Client {
 	cfg := c.tlsFor()
 	if cert != nil {
@@ -273,7 +286,7 @@ func (c *Cluster) tlsFor() *tls.Config {
 		c.t.Fatalf("load CA: %v", err)
 	}
 	cfg := tm.ClientConfig()
-	cfg.Certificates = nil
+	cfg.Certificates, cfg.GetClientCertificate = nil, nil
 	return cfg
 }
 
