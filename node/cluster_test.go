@@ -138,7 +138,9 @@ func TestConcurrentPatchesAllSurvive(t *testing.T) {
 		go func(k int) {
 			defer wg.Done()
 			body := fmt.Sprintf(`[{"op":"add","path":"/p%d","value":{"description":"patched %d"}}]`, k, k)
-			r := c.Admin(k%3, http.MethodPatch, "/_plugins/_security/api/tenants", body)
+			r := retryUnavailable(func() nodetest.Response {
+				return c.Admin(k%3, http.MethodPatch, "/_plugins/_security/api/tenants", body)
+			})
 			if r.Status != http.StatusOK {
 				errs <- r.String()
 			}
@@ -160,6 +162,19 @@ func TestConcurrentPatchesAllSurvive(t *testing.T) {
 			t.Errorf("tenant p%d lost", k)
 		}
 	}
+}
+
+// retryUnavailable does what a client must on 503 (no leader, or leadership
+// lost before the write was confirmed): try again, a few times. The writes it
+// is used with are idempotent, so a retry of a write that did commit is harmless.
+func retryUnavailable(do func() nodetest.Response) nodetest.Response {
+	var r nodetest.Response
+	for range 5 {
+		if r = do(); r.Status != http.StatusServiceUnavailable {
+			return r
+		}
+	}
+	return r
 }
 
 func TestConflictingWritesOneWins(t *testing.T) {

@@ -149,7 +149,9 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 		ID: id, DataDir: c.dirs[i], HTTPAddr: httpAddr, RaftAddr: raftAddr, TLS: c.tls[i], Links: c.Links[i],
 		Settings: c.settings, API: c.api,
 		Logger:           slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, LeaderLeaseTimeout: 250 * time.Millisecond,
+		// Raft's defaults: shorter timeouts made -race runs on two busy cores
+		// lose leadership mid-test.
+		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
 		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: time.Second,
 		Bootstrap: func() (*authz.Config, error) {
 			hash, err := authz.HashPassword(AdminPassword, 4)
