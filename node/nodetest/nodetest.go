@@ -148,7 +148,7 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 	cfg := node.Config{
 		ID: id, DataDir: c.dirs[i], HTTPAddr: httpAddr, RaftAddr: raftAddr, TLS: c.tls[i], Links: c.Links[i],
 		Settings: c.settings, API: c.api,
-		Logger:           slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		// Raft's defaults: shorter timeouts made -race runs on two busy cores
 		// lose leadership mid-test.
 		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
