@@ -52,6 +52,7 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 		for _, k := range touched {
 			nv.Changes[k] = ch
 		}
+		res.Keys = changedKeys(touched, nil)
 		return nv, res
 	case events.AccountPassword:
 		var p events.PasswordChange
@@ -123,6 +124,7 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 	for _, k := range removed {
 		delete(changes, k)
 	}
+	res.Keys = changedKeys(touched, removed)
 	return &View{Rev: index, Config: next, Eval: prev.Eval, Changes: changes, Initialized: prev.Initialized}, res
 }
 
