@@ -24,8 +24,8 @@ type kindIndex struct {
 	byID      cowMap[*OwnerRecord]
 	all       idSet
 	byRoleSet cowMap[*roleGroup] // canonical role set → records whose owner has exactly it
-	byRole    cowMap[idSet]  // backend role → records whose owner has it
-	byOwner   cowMap[idSet]  // owner name → records
+	byRole    cowMap[idSet]      // backend role → records whose owner has it
+	byOwner   cowMap[idSet]      // owner name → records
 }
 
 type roleGroup struct {
