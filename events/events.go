@@ -45,6 +45,8 @@ const (
 	// ConfigReplace replaces the whole configuration atomically (bootstrap,
 	// authzctl apply).
 	ConfigReplace Type = "config.replace"
+	// SettingsPut changes cluster settings (PUT /_cluster/settings).
+	SettingsPut Type = "settings.put"
 )
 
 // types lists every known type; Decode refuses others.
@@ -55,6 +57,7 @@ var types = map[Type]bool{
 	ActionGroupPut: true, ActionGroupDelete: true, ActionGroupsPatch: true,
 	TenantPut: true, TenantDelete: true, TenantsPatch: true,
 	AccountPassword: true, ConfigReplace: true,
+	SettingsPut: true,
 }
 
 // Known reports whether t is an event type this binary can apply.
@@ -119,6 +122,20 @@ type Replace struct {
 	// configuration is already initialized, so two nodes racing to bootstrap
 	// cannot overwrite a change made in between.
 	Bootstrap bool `msgpack:"bootstrap,omitempty"`
+}
+
+// SettingChange sets, or with Remove resets, one cluster setting.
+type SettingChange struct {
+	Key    string `msgpack:"key"`
+	Value  string `msgpack:"value,omitempty"`
+	Remove bool   `msgpack:"remove,omitempty"`
+}
+
+// SettingsUpdate is the payload of settings.put: validated changes, sorted
+// by key within each scope.
+type SettingsUpdate struct {
+	Persistent []SettingChange `msgpack:"persistent,omitempty"`
+	Transient  []SettingChange `msgpack:"transient,omitempty"`
 }
 
 // ErrUnknownType is returned by Decode for a type this binary does not know.

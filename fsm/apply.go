@@ -71,6 +71,10 @@ func apply(prev *View, env events.Envelope, index uint64) (*View, Result) {
 		next.InternalUsers = maps.Clone(prev.Config.InternalUsers)
 		next.InternalUsers[p.Name] = u
 		touched = []string{changeKey(authz.KindInternalUsers, p.Name)}
+	case events.SettingsPut:
+		if next, touched, err = applySettings(prev.Config, env); err != nil {
+			return reject(err)
+		}
 	default:
 		kind, verb, ok := kindOf(env.Type)
 		if !ok {

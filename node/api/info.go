@@ -33,6 +33,11 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 		down = "Not initialized"
 	case st.LeaderID == "":
 		down = "No leader"
+	case st.NATS != nil && !st.NATS.OwnersLoaded:
+		// Until its ownership index was loaded once, the node would answer
+		// every ownership check "not found". Later NATS outages do not make it
+		// DOWN: checks keep answering from the last index (O6).
+		down = "Ownership index not loaded"
 	}
 	if mode == "strict" && down != "" {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": down, "mode": mode, "status": "DOWN"})
@@ -70,9 +75,7 @@ func (a *API) authinfo(w http.ResponseWriter, r *request) error {
 func (a *API) cache(w http.ResponseWriter, r *request) error {
 	switch r.Method {
 	case http.MethodDelete:
-		a.creds.flush()
-		status(w, http.StatusOK, "Cache flushed successfully.")
-		return nil
+		return a.flushCache(w, r, nil)
 	case http.MethodGet, http.MethodPut, http.MethodPost:
 		return authz.StatusMessage(http.StatusNotImplemented, fmt.Sprintf("Method %s not supported for this action.", r.Method))
 	}

@@ -20,6 +20,7 @@ func (a *API) routes() {
 		a.mux.Handle(p+"/api/account", a.authed(methods(map[string]func(http.ResponseWriter, *request) error{
 			http.MethodGet: a.getAccount, http.MethodPut: a.putAccount})))
 		a.mux.Handle(p+"/api/cache", a.authed(a.apiGate(a.cache)))
+		a.mux.Handle(p+"/api/cache/user/{name}", a.authed(a.apiGate(a.userCache)))
 		a.mux.Handle(p+"/api/{kind}", a.authed(a.apiGate(a.collection)))
 		a.mux.Handle(p+"/api/{kind}/{name}", a.authed(a.apiGate(a.collection)))
 		a.mux.Handle(p+"/api/{kind}/{$}", a.authed(a.apiGate(a.collection)))
@@ -27,6 +28,7 @@ func (a *API) routes() {
 	}
 	a.mux.Handle("/_plugins/_authz/cluster", a.authed(a.apiGate(a.clusterStatus)))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
+	a.ownershipRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }
 

@@ -61,7 +61,9 @@ type Config struct {
 	// external cluster; empty for none.
 	CredsFile string
 	// Replicas is the replica count of the change stream and the ownership
-	// bucket; default 1. authzd sets min(3, cluster size).
+	// bucket; 0 means min(3, number of servers the client knows), which is
+	// the cluster size once connected. authzd sets min(3, cluster size) for
+	// its embedded servers.
 	Replicas int
 	// ChangesMaxAge is how long the change stream keeps a change; default 7 days.
 	ChangesMaxAge time.Duration
@@ -78,9 +80,6 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() {
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
 	if c.ChangesMaxAge == 0 {
 		c.ChangesMaxAge = 7 * 24 * time.Hour
 	}
@@ -104,8 +103,8 @@ func (c *Config) Validate() error {
 	if len(c.URLs) == 0 {
 		errs = append(errs, errors.New("at least one nats url is required"))
 	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("replicas must be 1..5, got %d", c.Replicas))
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("replicas must be 0 (auto) to 5, got %d", c.Replicas))
 	}
 	if c.DedupWindow > c.ChangesMaxAge {
 		errs = append(errs, errors.New("dedup window must not exceed the change stream max age"))
@@ -126,12 +125,13 @@ type Bus struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 
-	mu      sync.Mutex // guards stream and kv, set once by WaitReady
-	stream  jetstream.Stream
-	kv      jetstream.KeyValue
-	ready   atomic.Bool
-	discAt  atomic.Int64 // unix nanos of the last disconnect; 0 while connected
-	closing atomic.Bool
+	mu       sync.Mutex // guards stream, kv and replicas, set by WaitReady
+	stream   jetstream.Stream
+	kv       jetstream.KeyValue
+	replicas int
+	ready    atomic.Bool
+	discAt   atomic.Int64 // unix nanos of the last disconnect; 0 while connected
+	closing  atomic.Bool
 }
 
 // New validates cfg and returns an unconnected Bus. It starts no goroutines.
@@ -213,7 +213,7 @@ func (b *Bus) WaitReady(ctx context.Context) error {
 		err := b.setup(ctx)
 		if err == nil {
 			b.ready.Store(true)
-			b.log.Info("jetstream ready", "attempts", attempt, "replicas", b.cfg.Replicas)
+			b.log.Info("jetstream ready", "attempts", attempt, "replicas", b.Replicas())
 			return nil
 		}
 		b.log.Debug("jetstream not ready yet", "attempt", attempt, "err", err)
@@ -232,6 +232,10 @@ func (b *Bus) setup(ctx context.Context) error {
 	if _, err := b.js.AccountInfo(actx); err != nil {
 		return fmt.Errorf("jetstream account info: %w", err)
 	}
+	replicas := b.cfg.Replicas
+	if replicas == 0 {
+		replicas = min(3, max(1, len(b.nc.Servers())))
+	}
 	st, err := b.js.CreateOrUpdateStream(actx, jetstream.StreamConfig{
 		Name:        ChangesStream,
 		Description: "authzd committed configuration changes, one message per revision",
@@ -241,7 +245,7 @@ func (b *Bus) setup(ctx context.Context) error {
 		MaxAge:      b.cfg.ChangesMaxAge,
 		MaxMsgs:     b.cfg.ChangesMaxMsgs,
 		Storage:     jetstream.FileStorage,
-		Replicas:    b.cfg.Replicas,
+		Replicas:    replicas,
 		Duplicates:  b.cfg.DedupWindow,
 		AllowDirect: true,
 	})
@@ -253,13 +257,13 @@ func (b *Bus) setup(ctx context.Context) error {
 		Description: "authzd ownership records of async searches, detectors, monitors and models",
 		History:     1,
 		Storage:     jetstream.FileStorage,
-		Replicas:    b.cfg.Replicas,
+		Replicas:    replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", OwnersBucket, err)
 	}
 	b.mu.Lock()
-	b.stream, b.kv = st, kv
+	b.stream, b.kv, b.replicas = st, kv, replicas
 	b.mu.Unlock()
 	return nil
 }
@@ -286,8 +290,12 @@ func (b *Bus) ConnectedURL() string {
 	return b.nc.ConnectedUrlRedacted()
 }
 
-// Replicas is the configured replica count.
-func (b *Bus) Replicas() int { return b.cfg.Replicas }
+// Replicas is the replica count in use (0 before WaitReady succeeded).
+func (b *Bus) Replicas() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.replicas
+}
 
 // Close drains the connection (pending publications are flushed and
 // subscriptions finish their in-flight messages), bounded by timeout, then
