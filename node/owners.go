@@ -2,12 +2,10 @@ package node
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,22 +15,14 @@ import (
 	"github.com/authzd/authzd/transport/bus"
 )
 
-// ownerKey is the KV key of a record: "<kind>.<base64url(id)>", because ids
-// may hold characters a NATS subject token may not.
-func ownerKey(kind authz.OwnerKind, id string) string {
-	return string(kind) + "." + base64.RawURLEncoding.EncodeToString([]byte(id))
-}
+func ownerKey(kind authz.OwnerKind, id string) string { return bus.OwnerKey(string(kind), id) }
 
 func parseOwnerKey(key string) (authz.OwnerKind, string, bool) {
-	k, enc, ok := strings.Cut(key, ".")
-	if !ok {
+	k, id, ok := bus.ParseOwnerKey(key)
+	if !ok || !authz.OwnerKind(k).Valid() {
 		return "", "", false
 	}
-	id, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || !authz.OwnerKind(k).Valid() {
-		return "", "", false
-	}
-	return authz.OwnerKind(k), string(id), true
+	return authz.OwnerKind(k), id, true
 }
 
 // owners keeps this node's in-memory ownership index, fed by a watch of the

@@ -268,6 +268,38 @@ func (b *Bus) setup(ctx context.Context) error {
 	return nil
 }
 
+// WaitAttached is WaitReady for clients that must not create or change
+// JetStream assets (a PEP): it waits until the change stream and the
+// ownership bucket exist and binds to them.
+func (b *Bus) WaitAttached(ctx context.Context) error {
+	if b.nc == nil {
+		return ErrNotReady
+	}
+	backoff := 100 * time.Millisecond
+	for {
+		actx, cancel := b.timeout(ctx)
+		st, err := b.js.Stream(actx, ChangesStream)
+		var kv jetstream.KeyValue
+		if err == nil {
+			kv, err = b.js.KeyValue(actx, OwnersBucket)
+		}
+		cancel()
+		if err == nil {
+			b.mu.Lock()
+			b.stream, b.kv = st, kv
+			b.mu.Unlock()
+			b.ready.Store(true)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("attach to jetstream: %w (last error: %v)", ErrUnavailable, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
 // IsReady reports whether WaitReady has succeeded.
 func (b *Bus) IsReady() bool { return b.ready.Load() }
 

@@ -2,8 +2,10 @@ package bus
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -133,3 +135,22 @@ func (w *OwnerWatch) Next(ctx context.Context) (e Entry, initialDone bool, err e
 
 // Stop ends the watch.
 func (w *OwnerWatch) Stop() error { return w.w.Stop() }
+
+// OwnerKey is the bucket key of a record: "<kind>.<base64url(id)>", because
+// ids may hold characters a NATS subject token may not.
+func OwnerKey(kind, id string) string {
+	return kind + "." + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// ParseOwnerKey splits a key made by OwnerKey.
+func ParseOwnerKey(key string) (kind, id string, ok bool) {
+	kind, enc, ok := strings.Cut(key, ".")
+	if !ok || kind == "" {
+		return "", "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return "", "", false
+	}
+	return kind, string(b), true
+}
