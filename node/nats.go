@@ -101,6 +101,11 @@ func (n *Node) startNATS(peers []Peer) error {
 		}
 		if len(peers) <= 1 {
 			routes = nil // a single node runs a standalone server
+		} else if len(routes) < len(peers) {
+			// Without every route the servers would form separate JetStream
+			// domains: ownership records and the change stream would silently
+			// differ per node.
+			return fmt.Errorf("embedded nats: every peer needs its route address (--peers id=raft=http=nats_route), or use an external cluster (--nats-url)")
 		}
 		srv, err := bus.NewServer(bus.ServerConfig{
 			Name: n.cfg.ID, DataDir: filepath.Join(n.cfg.DataDir, "nats"),
