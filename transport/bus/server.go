@@ -244,12 +244,14 @@ func splitHostPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// natsLogger writes the server's log through slog. Notices are Debug: the
-// server is chatty at start-up, and authzd logs its own lifecycle at Info.
+// natsLogger writes the server's log through slog, one level down: the
+// server warns about routes not up yet and JetStream without a meta leader
+// during every normal cluster start, and authzd reports its own degraded
+// states (bus, owners) at Warn. Notices are Debug.
 type natsLogger struct{ l *slog.Logger }
 
 func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
-func (n natsLogger) Warnf(format string, v ...any)   { n.l.Warn(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.l.Info(fmt.Sprintf(format, v...)) }
 func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
 func (n natsLogger) Errorf(format string, v ...any)  { n.l.Warn(fmt.Sprintf(format, v...)) }
 func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
