@@ -78,6 +78,44 @@ func (c *NATSConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// Bus is what the node uses of NATS (transport/bus.Bus implements it),
+// composed from the roles its parts call.
+type Bus interface {
+	busLifecycle
+	flushBus
+	ownerBus
+	ownerWatcher
+}
+
+// busLifecycle is start-up readiness, status and shutdown.
+type busLifecycle interface {
+	WaitReady(ctx context.Context) error
+	IsReady() bool
+	IsConnected() bool
+	ConnectedURL() string
+	Replicas() int
+	Close(timeout time.Duration) error
+}
+
+// flushBus broadcasts and receives credential cache flushes.
+type flushBus interface {
+	PublishFlush(ctx context.Context, f bus.Flush) error
+	SubscribeFlush(fn func(bus.Flush)) (*bus.Subscription, error)
+}
+
+// ownerBus writes and reads ownership records.
+type ownerBus interface {
+	CreateOwner(ctx context.Context, key string, value []byte) (uint64, error)
+	GetOwner(ctx context.Context, key string) (bus.Entry, error)
+	DeleteOwner(ctx context.Context, key string, seq uint64) (uint64, error)
+}
+
+// ownerWatcher feeds the ownership index.
+type ownerWatcher interface {
+	WatchOwners(ctx context.Context) (*bus.OwnerWatch, error)
+	IsConnected() bool
+}
+
 // IsExternal reports whether the node uses an external NATS cluster.
 func (c *NATSConfig) IsExternal() bool { return c.URL != "" }
 
@@ -132,7 +170,7 @@ func (n *Node) startNATS(peers []Peer) error {
 	if err := b.Connect(); err != nil {
 		return err
 	}
-	n.bus = b
+	n.bus, n.conn = b, b
 	n.pub = bus.NewPublisher(b, c.ChangeQueue, n.log)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.busCancel = cancel
@@ -229,8 +267,9 @@ func (n *Node) BroadcastFlush(ctx context.Context, users []string) error {
 	return nil
 }
 
-// Bus is the node's NATS connection (for tests and tools in this module).
-func (n *Node) Bus() *bus.Bus { return n.bus }
+// Bus is the node's NATS connection (for tests and tools in this module,
+// e.g. to subscribe to the change stream).
+func (n *Node) Bus() *bus.Bus { return n.conn }
 
 // NATSClientURL is the embedded server's client URL, "" when external.
 func (n *Node) NATSClientURL() string {

@@ -40,7 +40,8 @@ type Node struct {
 
 	// NATS (nats.go): started by Start, stopped by Close after HTTP.
 	natsSrv   *bus.Server
-	bus       *bus.Bus
+	bus       Bus
+	conn      *bus.Bus // the same connection, concrete, for Node.Bus
 	pub       *bus.Publisher
 	owners    *owners
 	busCancel context.CancelFunc

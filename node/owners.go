@@ -30,7 +30,7 @@ func parseOwnerKey(key string) (authz.OwnerKind, string, bool) {
 // the watch goroutine (run) replaces it.
 type owners struct {
 	log *slog.Logger
-	bus atomic.Pointer[bus.Bus]
+	bus atomic.Pointer[ownerWatcher]
 	cur atomic.Pointer[authz.OwnerIndex]
 	// loaded is set once the first full load of the bucket completed.
 	loaded atomic.Bool
@@ -55,7 +55,7 @@ func (o *owners) index() *authz.OwnerIndex { return o.cur.Load() }
 // staleMS is how long the index has not been known current, 0 when it is.
 func (o *owners) staleMS() int64 {
 	b := o.bus.Load()
-	connected := b != nil && b.IsConnected()
+	connected := b != nil && (*b).IsConnected()
 	if connected && o.inSync.Load() {
 		return 0
 	}
@@ -80,8 +80,8 @@ func (o *owners) status() ownersStatus {
 
 // run watches the bucket until ctx ends, restarting the watch (with a full
 // reload, swapped in when complete) whenever it breaks.
-func (o *owners) run(ctx context.Context, b *bus.Bus) {
-	o.bus.Store(b)
+func (o *owners) run(ctx context.Context, b ownerWatcher) {
+	o.bus.Store(&b)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := o.watch(ctx, b)
@@ -99,7 +99,7 @@ func (o *owners) run(ctx context.Context, b *bus.Bus) {
 	}
 }
 
-func (o *owners) watch(ctx context.Context, b *bus.Bus) error {
+func (o *owners) watch(ctx context.Context, b ownerWatcher) error {
 	w, err := b.WatchOwners(ctx)
 	if err != nil {
 		return err
