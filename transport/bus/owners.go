@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -92,49 +93,93 @@ func (b *Bus) DeleteOwner(ctx context.Context, key string, seq uint64) (uint64, 
 
 // OwnerWatch delivers every change of the ownership bucket: first the
 // current value of every key, then a marker (Next's initialDone), then
-// updates as they happen.
-type OwnerWatch struct{ w jetstream.KeyWatcher }
+// updates as they happen. It is used by one goroutine at a time.
+//
+// It is an ordered pull consumer on the bucket's stream with a 1 s
+// heartbeat rather than kv.Watch, whose push consumer notices a lost
+// consumer host only after about 15 s: when the server holding the
+// consumer dies, the watch resumes from the next sequence within seconds.
+type OwnerWatch struct {
+	it       jetstream.MessagesContext
+	prefix   string
+	initDone bool
+	emitDone bool
+}
 
-// WatchOwners starts a watch of the whole ownership bucket. The watch ends
-// when ctx ends, Stop is called or the connection closes.
+// watchHeartbeat is the ordered consumer's heartbeat; two missed ones reset it.
+const watchHeartbeat = time.Second
+
+// WatchOwners starts a watch of the whole ownership bucket. Stop ends it.
 func (b *Bus) WatchOwners(ctx context.Context) (*OwnerWatch, error) {
 	_, kv, err := b.handles()
 	if err != nil {
 		return nil, unavailable("watch owner records", err)
 	}
-	w, err := kv.WatchAll(ctx)
+	rctx, cancel := b.timeout(ctx)
+	defer cancel()
+	st, err := b.js.Stream(rctx, "KV_"+kv.Bucket())
 	if err != nil {
 		return nil, unavailable("watch owner records", err)
 	}
-	return &OwnerWatch{w: w}, nil
+	prefix := "$KV." + kv.Bucket() + "."
+	cons, err := st.OrderedConsumer(rctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		return nil, unavailable("watch owner records", err)
+	}
+	it, err := cons.Messages(jetstream.PullHeartbeat(watchHeartbeat), jetstream.PullExpiry(5*watchHeartbeat))
+	if err != nil {
+		return nil, unavailable("watch owner records", err)
+	}
+	w := &OwnerWatch{it: it, prefix: prefix}
+	if info := cons.CachedInfo(); info == nil || info.NumPending == 0 {
+		w.emitDone = true // an empty bucket: nothing to replay
+	}
+	return w, nil
 }
 
 // Next returns the next entry. initialDone is true, with a zero Entry, once
 // when every key that existed at the start has been delivered. It returns
 // ErrClosed when the watch ended, or ctx's error.
 func (w *OwnerWatch) Next(ctx context.Context) (e Entry, initialDone bool, err error) {
-	select {
-	case <-ctx.Done():
-		return Entry{}, false, ctx.Err()
-	case kve, ok := <-w.w.Updates():
-		if !ok {
-			return Entry{}, false, ErrClosed
-		}
-		if kve == nil {
-			return Entry{}, true, nil
-		}
-		e := Entry{Key: kve.Key(), Seq: kve.Revision()}
-		if kve.Operation() == jetstream.KeyValuePut {
-			e.Value = kve.Value()
-		} else {
-			e.Deleted = true
-		}
-		return e, false, nil
+	if w.emitDone && !w.initDone {
+		w.emitDone, w.initDone = false, true
+		return Entry{}, true, nil
 	}
+	m, err := w.it.Next(jetstream.NextContext(ctx))
+	if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+		return Entry{}, false, ErrClosed
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return Entry{}, false, ctx.Err()
+		}
+		return Entry{}, false, fmt.Errorf("watch owner records: %w", err)
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("watch owner records: %w", err)
+	}
+	e = Entry{Key: strings.TrimPrefix(m.Subject(), w.prefix), Seq: meta.Sequence.Stream}
+	switch op := m.Headers().Get("KV-Operation"); {
+	case op == "DEL" || op == "PURGE", m.Headers().Get(jetstream.MarkerReasonHeader) != "":
+		e.Deleted = true
+	default:
+		e.Value = m.Data()
+	}
+	if !w.initDone && meta.NumPending == 0 {
+		w.emitDone = true
+	}
+	return e, false, nil
 }
 
 // Stop ends the watch.
-func (w *OwnerWatch) Stop() error { return w.w.Stop() }
+func (w *OwnerWatch) Stop() error {
+	w.it.Stop()
+	return nil
+}
 
 // OwnerKey is the bucket key of a record: "<kind>.<base64url(id)>", because
 // ids may hold characters a NATS subject token may not.

@@ -148,15 +148,21 @@ func (c *Client) Start(ctx context.Context) error {
 	go func() {
 		defer c.wg.Done()
 		defer func() { _ = w.Stop() }()
+		initial := true
 		for {
-			e, _, err := w.Next(rctx)
+			e, done, err := w.Next(rctx)
 			if err != nil {
 				return
+			}
+			if done {
+				initial = false
+				continue
 			}
 			if e.Seq > c.maxSeq.Load() {
 				c.maxSeq.Store(e.Seq)
 			}
-			if kind, id, ok := bus.ParseOwnerKey(e.Key); ok {
+			// The replay of existing records at start changes nothing.
+			if kind, id, ok := bus.ParseOwnerKey(e.Key); ok && !initial {
 				c.evictRecord(kind + "/" + id)
 			}
 		}
