@@ -154,6 +154,10 @@ type Config struct {
 	NodesDN json.RawMessage `msgpack:"nodesdn,omitempty"`
 	// Allowlist is allowlist.yml's `config` object, canonical JSON.
 	Allowlist json.RawMessage `msgpack:"allowlist,omitempty"`
+
+	// ClusterSettings are the dynamic cluster settings (PUT /_cluster/settings);
+	// not part of a configuration directory.
+	ClusterSettings ClusterSettings `msgpack:"-"`
 }
 
 // NewConfig returns an empty configuration with all maps allocated.

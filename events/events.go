@@ -59,6 +59,8 @@ const (
 	// ConfigReplace replaces the whole configuration atomically (bootstrap,
 	// authzctl apply).
 	ConfigReplace Type = "config.replace"
+	// SettingsPut changes cluster settings (PUT /_cluster/settings).
+	SettingsPut Type = "settings.put"
 )
 
 // types lists every known type; Decode refuses others.
@@ -72,6 +74,7 @@ var types = map[Type]bool{
 	SecurityConfigPut: true, SecurityConfigPatch: true, AuditPut: true, AuditPatch: true,
 	AllowlistPut: true, AllowlistPatch: true,
 	AccountPassword: true, ConfigReplace: true,
+	SettingsPut: true,
 }
 
 // Known reports whether t is an event type this binary can apply.
@@ -154,6 +157,20 @@ type Replace struct {
 	// configuration is already initialized, so two nodes racing to bootstrap
 	// cannot overwrite a change made in between.
 	Bootstrap bool `msgpack:"bootstrap,omitempty"`
+}
+
+// SettingChange sets, or with Remove resets, one cluster setting.
+type SettingChange struct {
+	Key    string `msgpack:"key"`
+	Value  string `msgpack:"value,omitempty"`
+	Remove bool   `msgpack:"remove,omitempty"`
+}
+
+// SettingsUpdate is the payload of settings.put: validated changes, sorted
+// by key within each scope.
+type SettingsUpdate struct {
+	Persistent []SettingChange `msgpack:"persistent,omitempty"`
+	Transient  []SettingChange `msgpack:"transient,omitempty"`
 }
 
 // ErrUnknownType is returned by Decode for a type this binary does not know.

@@ -51,6 +51,7 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 		added, changed, removed = diffConfigs(prev.Config, next)
 		res.Unchanged = prev.Initialized && len(added)+len(changed)+len(removed) == 0
 		initialized = true
+		res.Keys = changedKeys(append(append(slices.Clone(added), changed...), removed...), nil)
 	case events.AccountPassword:
 		var p events.PasswordChange
 		if derr := env.DecodePayload(&p); derr != nil {
@@ -66,6 +67,10 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 		u.Hash = p.Hash
 		next = collections[authz.KindInternalUsers].(typed[authz.InternalUser]).withEntry(s, prev.Config, p.Name, u)
 		changed = []string{changeKey(authz.KindInternalUsers, p.Name)}
+	case events.SettingsPut:
+		if next, changed, err = applySettings(prev.Config, env); err != nil {
+			return reject(err)
+		}
 	default:
 		if d, ok := documents[env.Type]; ok {
 			var key string
@@ -144,6 +149,7 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 	for _, k := range removed {
 		changes.Delete([]byte(k))
 	}
+	res.Keys = changedKeys(append(slices.Clone(added), changed...), removed)
 	hist := prev.History.append(newRecord(ch, env.RequestID, added, changed, removed))
 	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), History: hist, Initialized: initialized}, res
 }

@@ -65,6 +65,10 @@ type canonicalConfig struct {
 	Audit          []byte                      `msgpack:"audit"`
 	NodesDN        []byte                      `msgpack:"nodesdn"`
 	Allowlist      []byte                      `msgpack:"allowlist"`
+	// Cluster settings are omitted when empty, so states without any keep
+	// the hash they had before settings existed.
+	PersistentSettings []named[string] `msgpack:"persistent_settings,omitempty"`
+	TransientSettings  []named[string] `msgpack:"transient_settings,omitempty"`
 }
 
 func canonical(c *authz.Config) canonicalConfig {
@@ -78,6 +82,9 @@ func canonical(c *authz.Config) canonicalConfig {
 		Audit:          c.Audit,
 		NodesDN:        c.NodesDN,
 		Allowlist:      c.Allowlist,
+
+		PersistentSettings: sortedEntries(c.ClusterSettings.Persistent),
+		TransientSettings:  sortedEntries(c.ClusterSettings.Transient),
 	}
 }
 
@@ -92,6 +99,12 @@ func (cc canonicalConfig) config() *authz.Config {
 		Audit:          cc.Audit,
 		NodesDN:        cc.NodesDN,
 		Allowlist:      cc.Allowlist,
+	}
+	if len(cc.PersistentSettings) > 0 {
+		c.ClusterSettings.Persistent = toMap(cc.PersistentSettings)
+	}
+	if len(cc.TransientSettings) > 0 {
+		c.ClusterSettings.Transient = toMap(cc.TransientSettings)
 	}
 	c.Normalize()
 	return c

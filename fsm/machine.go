@@ -23,6 +23,10 @@ type Result struct {
 	Created bool
 	// Unchanged is true when a patch or bootstrap changed nothing.
 	Unchanged bool
+	// Keys are the "<kind>/<name>" of every resource the event added,
+	// changed or removed, sorted; nil for rejections and no-ops. The change
+	// stream and the credential cache use them.
+	Keys []string `msgpack:",omitempty"`
 }
 
 // Config configures a Machine.

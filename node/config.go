@@ -38,6 +38,8 @@ type Config struct {
 	API api.Settings
 	// Logger receives structured logs; nil discards.
 	Logger *slog.Logger
+	// NATS configures the embedded NATS server or the external cluster.
+	NATS NATSConfig
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune Raft;
 	// defaults 1s, 1s, 500ms.
@@ -66,6 +68,9 @@ type Peer struct {
 	ID       string
 	RaftAddr string
 	HTTPAddr string
+	// NATSRoute is the host:port of the peer's embedded NATS route listener;
+	// empty with an external NATS cluster.
+	NATSRoute string
 }
 
 func (c *Config) withDefaults() {
@@ -99,6 +104,7 @@ func (c *Config) withDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	c.NATS.withDefaults()
 }
 
 // Validate returns every problem of the configuration at once.
@@ -122,8 +128,9 @@ func (c *Config) Validate() error {
 	if c.Bootstrap == nil {
 		errs = append(errs, errors.New("bootstrap configuration is required"))
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid node config: %w", errors.Join(errs...))
+	errs = append(errs, c.NATS.validate())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid node config: %w", err)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/authzd/authzd/fsm"
 	"github.com/authzd/authzd/node/api"
 	"github.com/authzd/authzd/transport"
+	"github.com/authzd/authzd/transport/bus"
 )
 
 // Node is one member of an authzd cluster.
@@ -37,6 +38,15 @@ type Node struct {
 
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
+
+	// NATS (nats.go): started by Start, stopped by Close after HTTP.
+	natsSrv   *bus.Server
+	bus       Bus
+	conn      *bus.Bus // the same connection, concrete, for Node.Bus
+	pub       *bus.Publisher
+	owners    *owners
+	busCancel context.CancelFunc
+	busWG     sync.WaitGroup
 
 	peersMu sync.RWMutex
 	peers   map[string]Peer
@@ -58,12 +68,13 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node_id", cfg.ID), peers: map[string]Peer{}, stop: make(chan struct{})}
-	m, err := fsm.New(fsm.Config{Settings: cfg.Settings, Logger: n.log})
+	n.owners = newOwners(n.log)
+	m, err := fsm.New(fsm.Config{Settings: cfg.Settings, Logger: n.log, OnApply: n.onApply})
 	if err != nil {
 		return nil, err
 	}
 	n.machine = m
-	n.api, err = api.New(api.Config{Backend: n, Settings: cfg.API, Logger: n.log, WriteTimeout: cfg.WriteTimeout})
+	n.api, err = api.New(api.Config{Backend: n, Settings: cfg.API, Logger: n.log, WriteTimeout: cfg.WriteTimeout, NodeID: cfg.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +136,9 @@ func (n *Node) API() *api.API { return n.api }
 // include this node) when the data dir holds no state, and starts serving.
 func (n *Node) Start(peers []Peer) error {
 	n.setPeers(peers)
+	if err := n.startNATS(peers); err != nil {
+		return fmt.Errorf("start nats: %w", err)
+	}
 	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("open raft store: %w", err)
@@ -236,7 +250,9 @@ func (n *Node) View() *fsm.View { return n.machine.View() }
 // WaitFor waits until rev is applied (api.StateSource).
 func (n *Node) WaitFor(ctx context.Context, rev uint64) error { return n.machine.WaitFor(ctx, rev) }
 
-// Close stops the node: HTTP drained first, then Raft shut down and the stores closed.
+// Close stops the node: HTTP drained first, then NATS (bus goroutines
+// stopped, connection drained, embedded server shut down), then Raft shut
+// down and the stores closed; each step is bounded by ShutdownTimeout.
 func (n *Node) Close() error {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
@@ -254,6 +270,7 @@ func (n *Node) Close() error {
 		n.log.Debug("http drain deadline passed, closing remaining connections", "err", err)
 		_ = n.srv.Close()
 	}
+	errs = append(errs, n.stopNATS()...)
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("shutdown raft: %w", err))
@@ -290,7 +307,7 @@ func (n *Node) peer(id string) (Peer, bool) {
 // Status reports this node's view of the cluster (api.ClusterInfo).
 func (n *Node) Status() api.ClusterStatus {
 	v := n.machine.View()
-	st := api.ClusterStatus{NodeID: n.cfg.ID, Revision: v.Rev, StateHash: v.Hash(), Peers: []api.Peer{}}
+	st := api.ClusterStatus{NodeID: n.cfg.ID, Revision: v.Rev, StateHash: v.Hash(), Peers: []api.Peer{}, NATS: n.natsStatus()}
 	if n.raft == nil {
 		st.State = "Starting"
 		return st

@@ -1,7 +1,9 @@
 // Package transport owns authzd's network plumbing below the HTTP API: the Raft
 // network layer (a TCP stream layer with mutual TLS under raft.NetworkTransport)
 // and the TLS material it runs on (loading a CA, certificate and key, and
-// generating a development PKI).
+// generating a development PKI). Its subpackages carry NATS: bus (embedded
+// server, change stream, cache flush, ownership KV), bustest (the bus
+// conformance suite) and pep (the client of an external enforcement point).
 //
 // It must not decide authorization: it authenticates cluster peers (a certificate
 // signed by the cluster CA), renders certificate subjects with DN, and leaves every

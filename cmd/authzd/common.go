@@ -54,7 +54,8 @@ func settingsFrom(flat map[string]any) (authz.Settings, api.Settings, error) {
 	return s, as, nil
 }
 
-// parsePeers reads "id=raft_addr=http_addr" entries separated by commas.
+// parsePeers reads "id=raft_addr=http_addr[=nats_route_addr]" entries
+// separated by commas.
 func parsePeers(s string) ([]node.Peer, error) {
 	var peers []node.Peer
 	for _, e := range strings.Split(s, ",") {
@@ -63,10 +64,14 @@ func parsePeers(s string) ([]node.Peer, error) {
 			continue
 		}
 		parts := strings.Split(e, "=")
-		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-			return nil, fmt.Errorf("peer %q: want id=raft_host:port=http_host:port", e)
+		if (len(parts) != 3 && len(parts) != 4) || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("peer %q: want id=raft_host:port=http_host:port[=nats_route_host:port]", e)
 		}
-		peers = append(peers, node.Peer{ID: parts[0], RaftAddr: parts[1], HTTPAddr: parts[2]})
+		p := node.Peer{ID: parts[0], RaftAddr: parts[1], HTTPAddr: parts[2]}
+		if len(parts) == 4 {
+			p.NATSRoute = parts[3]
+		}
+		peers = append(peers, p)
 	}
 	return peers, nil
 }

@@ -40,7 +40,8 @@ func devCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a three-node cluster in this process with the demo configuration",
-		Long: `Run three nodes on 127.0.0.1 (HTTPS 9200-9202, Raft 9300-9302) with a generated CA
+		Long: `Run three nodes on 127.0.0.1 (HTTPS 9200-9202, Raft 9300-9302, NATS clients
+4222-4224 and routes 6222-6224, all TLS) with a generated CA
 and the plugin's demo configuration. The first start creates DATA/certs and the
 cluster; later starts reuse both. The admin password is AUTHZD_INITIAL_ADMIN_PASSWORD
 or generated on the first start and kept in DATA/admin-password (mode 0600).`,
@@ -64,7 +65,8 @@ or generated on the first start and kept in DATA/admin-password (mode 0600).`,
 			}
 			var peers []node.Peer
 			for i, id := range ids {
-				peers = append(peers, node.Peer{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", 9300+i), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", 9200+i)})
+				peers = append(peers, node.Peer{ID: id, RaftAddr: fmt.Sprintf("127.0.0.1:%d", 9300+i), HTTPAddr: fmt.Sprintf("127.0.0.1:%d", 9200+i),
+					NATSRoute: fmt.Sprintf("127.0.0.1:%d", 6222+i)})
 			}
 			var nodes []*node.Node
 			defer func() {
@@ -82,6 +84,7 @@ or generated on the first start and kept in DATA/admin-password (mode 0600).`,
 				n, err := node.New(node.Config{
 					ID: id, DataDir: filepath.Join(dataDir, id), HTTPAddr: peers[i].HTTPAddr, RaftAddr: peers[i].RaftAddr,
 					TLS: tlsm, Settings: settings, API: apiSettings, Logger: log,
+					NATS: node.NATSConfig{ClientAddr: fmt.Sprintf("127.0.0.1:%d", 4222+i), RouteAddr: peers[i].NATSRoute},
 					Bootstrap: func() (*authz.Config, error) {
 						hash, err := authz.HashPassword(password, apiSettings.BcryptRounds)
 						if err != nil {
@@ -170,6 +173,7 @@ func printDevBanner(cmd *cobra.Command, peers []node.Peer, password string, pki 
 	}
 	fmt.Fprintf(w, "  admin user:      admin\n  admin password:  %s\n", password)
 	fmt.Fprintf(w, "  CA certificate:  %s\n", pki.CAFile)
+	fmt.Fprintf(w, "  NATS:            tls://127.0.0.1:4222-4224 (mutual TLS: present a certificate of this CA)\n")
 	fmt.Fprintf(w, "  super admin certificate: %s (key %s), DN CN=kirk,OU=client,O=client,L=test,C=de\n", pki.AdminCertFile(), pki.AdminKeyFile())
 	fmt.Fprintf(w, "\nTry:\n  curl --cacert %s -u 'admin:%s' https://%s/_plugins/_security/api/roles/all_access\n", pki.CAFile, password, peers[0].HTTPAddr)
 	fmt.Fprintf(w, "  authzctl --url https://%s --ca-file %s --cert-file %s --key-file %s cluster status\n",

@@ -29,6 +29,14 @@ type serveFile struct {
 	CertFile      string         `yaml:"cert_file"`
 	KeyFile       string         `yaml:"key_file"`
 	Settings      map[string]any `yaml:"settings"`
+
+	NATSURL        string `yaml:"nats_url"`
+	NATSCreds      string `yaml:"nats_creds"`
+	NATSCAFile     string `yaml:"nats_ca_file"`
+	NATSCertFile   string `yaml:"nats_cert_file"`
+	NATSKeyFile    string `yaml:"nats_key_file"`
+	NATSClientAddr string `yaml:"nats_client_addr"`
+	NATSRouteAddr  string `yaml:"nats_route_addr"`
 }
 
 func serveCmd() *cobra.Command {
@@ -73,12 +81,16 @@ or is generated and printed once, by the node that initializes the configuration
 			if err != nil {
 				return err
 			}
+			natsCfg, err := natsConfig(f)
+			if err != nil {
+				return err
+			}
 			if f.RaftAdvertise == "" {
 				f.RaftAdvertise = ownRaftAddr(f.NodeID, f.RaftAddr, peers)
 			}
 			n, err := node.New(node.Config{
 				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, RaftAdvertise: f.RaftAdvertise, TLS: tlsm,
-				Settings: settings, API: apiSettings, Logger: log,
+				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg,
 				Bootstrap: func() (*authz.Config, error) {
 					hash, err := initialAdminHash(apiSettings.BcryptRounds)
 					if err != nil {
@@ -108,7 +120,14 @@ or is generated and printed once, by the node that initializes the configuration
 	fl.StringVar(&f.HTTPAddr, "http-addr", "127.0.0.1:9200", "HTTPS listen address")
 	fl.StringVar(&f.RaftAddr, "raft-addr", "127.0.0.1:9300", "Raft listen address (mutual TLS)")
 	fl.StringVar(&f.RaftAdvertise, "raft-advertise", "", "Raft address other nodes dial (default: this node's entry in --peers when --raft-addr binds all interfaces)")
-	fl.StringVar(&f.Peers, "peers", "", "initial cluster: id=raft_addr=http_addr,...")
+	fl.StringVar(&f.Peers, "peers", "", "initial cluster: id=raft_addr=http_addr[=nats_route_addr],...")
+	fl.StringVar(&f.NATSURL, "nats-url", "", "external NATS cluster (comma-separated URLs) instead of the embedded server")
+	fl.StringVar(&f.NATSCreds, "nats-creds", "", "NATS credentials file for --nats-url")
+	fl.StringVar(&f.NATSCAFile, "nats-ca-file", "", "CA of --nats-url's servers (PEM); default: system roots for tls:// URLs")
+	fl.StringVar(&f.NATSCertFile, "nats-cert-file", "", "client certificate for --nats-url (PEM)")
+	fl.StringVar(&f.NATSKeyFile, "nats-key-file", "", "client key for --nats-url (PEM)")
+	fl.StringVar(&f.NATSClientAddr, "nats-client-addr", "127.0.0.1:4222", "embedded NATS client listen address (mutual TLS)")
+	fl.StringVar(&f.NATSRouteAddr, "nats-route-addr", "127.0.0.1:6222", "embedded NATS route listen address (mutual TLS)")
 	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
 	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
 	fl.StringVar(&f.KeyFile, "key-file", "", "node private key (PEM)")
@@ -133,6 +152,32 @@ func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
 	set("ca-file", &dst.CAFile, flags.CAFile)
 	set("cert-file", &dst.CertFile, flags.CertFile)
 	set("key-file", &dst.KeyFile, flags.KeyFile)
+	set("nats-url", &dst.NATSURL, flags.NATSURL)
+	set("nats-creds", &dst.NATSCreds, flags.NATSCreds)
+	set("nats-ca-file", &dst.NATSCAFile, flags.NATSCAFile)
+	set("nats-cert-file", &dst.NATSCertFile, flags.NATSCertFile)
+	set("nats-key-file", &dst.NATSKeyFile, flags.NATSKeyFile)
+	set("nats-client-addr", &dst.NATSClientAddr, flags.NATSClientAddr)
+	set("nats-route-addr", &dst.NATSRouteAddr, flags.NATSRouteAddr)
+}
+
+// natsConfig builds the node's NATS configuration from the options.
+func natsConfig(f serveFile) (node.NATSConfig, error) {
+	c := node.NATSConfig{URL: f.NATSURL, CredsFile: f.NATSCreds, ClientAddr: f.NATSClientAddr, RouteAddr: f.NATSRouteAddr}
+	if f.NATSURL == "" {
+		return c, nil
+	}
+	if f.NATSCAFile != "" || f.NATSCertFile != "" {
+		if f.NATSCAFile == "" || f.NATSCertFile == "" || f.NATSKeyFile == "" {
+			return c, fmt.Errorf("--nats-ca-file, --nats-cert-file and --nats-key-file go together")
+		}
+		m, err := transport.LoadTLS(f.NATSCAFile, f.NATSCertFile, f.NATSKeyFile)
+		if err != nil {
+			return c, fmt.Errorf("nats tls: %w", err)
+		}
+		c.TLS = m.ClientConfig()
+	}
+	return c, nil
 }
 
 // ownRaftAddr is the address to advertise for Raft: when the node binds all

@@ -60,10 +60,11 @@ func TestServeThreeNodes(t *testing.T) {
 	if out, err := run(t, t.Context(), "certs", "--dir", filepath.Join(dir, "certs"), "--nodes", "n1,n2,n3"); err != nil {
 		t.Fatalf("certs: %v\n%s", err, out)
 	}
-	ports := freePorts(t, 6)
+	// HTTPS, Raft, NATS client and NATS route ports of the three nodes.
+	ports := freePorts(t, 12)
 	var peers []string
 	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d=%s=%s", i+1, ports[3+i], ports[i]))
+		peers = append(peers, fmt.Sprintf("n%d=%s=%s=%s", i+1, ports[3+i], ports[i], ports[9+i]))
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
@@ -78,10 +79,13 @@ peers: %s
 ca_file: %s
 cert_file: %s
 key_file: %s
+nats_client_addr: %s
+nats_route_addr: %s
 settings:
   plugins.security.password.hashing.bcrypt.rounds: 4
 `, id, filepath.Join(dir, id), ports[i], ports[3+i], strings.Join(peers, ","),
-			filepath.Join(dir, "certs", "ca.pem"), filepath.Join(dir, "certs", "node-"+id+".pem"), filepath.Join(dir, "certs", "node-"+id+"-key.pem"))
+			filepath.Join(dir, "certs", "ca.pem"), filepath.Join(dir, "certs", "node-"+id+".pem"), filepath.Join(dir, "certs", "node-"+id+"-key.pem"),
+			ports[6+i], ports[9+i])
 		file := filepath.Join(dir, id+".yml")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)

@@ -55,6 +55,8 @@ type ClusterStatus struct {
 	CommitIdx uint64 `json:"commit_index"`
 	StateHash string `json:"state_hash"`
 	Peers     []Peer `json:"peers"`
+	// NATS is the node's NATS readiness; nil when the node runs without NATS.
+	NATS *NATSStatus `json:"nats,omitempty"`
 }
 
 // Peer is one member of the Raft configuration.
@@ -94,6 +96,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Now returns the current time; default time.Now. Only for event timestamps.
 	Now func() time.Time
+	// NodeID names this node in the ownership records it registers.
+	NodeID string
 }
 
 func (c *Config) withDefaults() {
@@ -155,6 +159,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 
 // FlushCredentials drops cached credentials: all of them, or the named users'.
 func (a *API) FlushCredentials(names ...string) { a.creds.flush(names...) }
+
+// HasCachedCredentials reports whether user's verified password is cached
+// (for tests and diagnostics; never the credential itself).
+func (a *API) HasCachedCredentials(user string) bool { return a.creds.has(user) }
 
 // handlerFunc is a handler that returns its error to one adapter.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error

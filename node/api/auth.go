@@ -85,6 +85,14 @@ func (c *credCache) verify(user, password, hash string) bool {
 	return true
 }
 
+// has reports whether user has a cached entry.
+func (c *credCache) has(user string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[user]
+	return ok
+}
+
 // flush drops every entry, or only the named users' entries when names are given.
 func (c *credCache) flush(names ...string) {
 	c.mu.Lock()

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -263,7 +262,7 @@ func (a *API) subjectFor(r *request, u *decisionUser, remote string) (authz.Subj
 	if !c.SuperAdmin {
 		d := r.view.Eval.Evaluate(&authz.Request{Subject: c.Subject, Action: evaluateOthersAction})
 		if !d.Allowed {
-			return authz.Subject{}, securityException(d.Reason)
+			return authz.Subject{}, authz.OpenSearchError(http.StatusForbidden, "security_exception", d.Reason)
 		}
 	}
 	var s authz.Subject
@@ -312,19 +311,6 @@ func provenance(v *fsm.View) func(authz.Kind, string) any {
 	}
 }
 
-// securityException is OpenSearch's 403 for a missing privilege (R-ERR-4).
-func securityException(reason string) *authz.Error {
-	body, _ := json.Marshal(map[string]any{
-		"error": map[string]any{
-			"root_cause": []map[string]string{{"type": "security_exception", "reason": reason}},
-			"type":       "security_exception",
-			"reason":     reason,
-		},
-		"status": http.StatusForbidden,
-	})
-	return &authz.Error{Status: http.StatusForbidden, Body: body}
-}
-
 // errorPart is the "error" object of an OpenSearch error body, or the whole
 // body for the plugin's {"status","message"} shape.
 func errorPart(e *authz.Error) json.RawMessage {
@@ -335,36 +321,4 @@ func errorPart(e *authz.Error) json.RawMessage {
 		return env.Error
 	}
 	return e.Body
-}
-
-// decodeStrict reads a JSON body into v, refusing unknown fields and trailing data.
-func (a *API) decodeStrict(r *request, v any) error {
-	raw, err := a.readBody(r.Request, a.cfg.MaxBodyBytes)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return authz.StatusMessage(http.StatusBadRequest, "Could not parse content of request: "+jsonProblem(err))
-	}
-	if dec.More() {
-		return authz.StatusMessage(http.StatusBadRequest, "Could not parse content of request: trailing data after the JSON object")
-	}
-	return nil
-}
-
-// jsonProblem describes a decoding error without echoing request content.
-func jsonProblem(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		return fmt.Sprintf("field %s: %s expected", te.Field, te.Type)
-	case errors.As(err, &se):
-		return fmt.Sprintf("invalid JSON at offset %d", se.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
-	}
-	return "invalid JSON"
 }

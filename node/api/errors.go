@@ -25,6 +25,14 @@ var (
 	// (leadership lost, connection cut after sending): it may or may not have
 	// been committed, so the client must check before retrying.
 	ErrOutcomeUnknown = errors.New("write outcome unknown")
+	// ErrBusUnavailable means NATS/JetStream could not be reached; nothing was written.
+	ErrBusUnavailable = errors.New("nats unavailable")
+	// ErrOwnerSeqTimeout means the ownership index did not reach min_seq in time.
+	ErrOwnerSeqTimeout = errors.New("ownership sequence not reached")
+	// ErrOwnerNotFound means no ownership record exists for the kind and id.
+	ErrOwnerNotFound = errors.New("ownership record not found")
+	// ErrOwnerChanged means the record changed between the check and the write.
+	ErrOwnerChanged = errors.New("ownership record changed")
 )
 
 // statusTable maps sentinel errors to responses; it is walked with errors.Is so
@@ -39,6 +47,10 @@ var statusTable = []struct {
 	{ErrRevisionTimeout, http.StatusServiceUnavailable, "The requested min_revision was not reached in time"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Unauthorized"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
+	{ErrBusUnavailable, http.StatusServiceUnavailable, "The ownership store (NATS JetStream) is unavailable; nothing was written, try again later"},
+	{ErrOwnerSeqTimeout, http.StatusServiceUnavailable, "The requested min_seq was not reached in time"},
+	{ErrOwnerNotFound, http.StatusNotFound, "No ownership record for this resource"},
+	{ErrOwnerChanged, http.StatusConflict, "The ownership record changed meanwhile; try again"},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout, "The request timed out"},
 }
 

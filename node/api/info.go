@@ -34,6 +34,11 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 		down = "Not initialized"
 	case st.LeaderID == "":
 		down = "No leader"
+	case st.NATS != nil && !st.NATS.OwnersLoaded:
+		// Until its ownership index was loaded once, the node would answer
+		// every ownership check "not found". Later NATS outages do not make it
+		// DOWN: checks keep answering from the last index (O6).
+		down = "Ownership index not loaded"
 	}
 	if mode == "strict" && down != "" {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": down, "mode": mode, "status": "DOWN"})
@@ -120,9 +125,7 @@ func (a *API) permissionsInfo(w http.ResponseWriter, r *request) error {
 func (a *API) cache(w http.ResponseWriter, r *request) error {
 	switch r.Method {
 	case http.MethodDelete:
-		a.creds.flush()
-		status(w, http.StatusOK, "Cache flushed successfully.")
-		return nil
+		return a.flushCache(w, r, nil)
 	case http.MethodGet, http.MethodPut, http.MethodPost:
 		return notImplemented(r.Method)
 	}

@@ -24,6 +24,7 @@ func (a *API) routes() {
 		a.mux.Handle(p+"/api/account", a.authed(methods(map[string]h{http.MethodGet: a.getAccount, http.MethodPut: a.putAccount})))
 		a.mux.Handle(p+"/api/permissionsinfo", a.authed(methods(map[string]h{http.MethodGet: a.permissionsInfo})))
 		a.mux.Handle(p+"/api/cache", a.authed(a.apiGate(authz.EndpointCache, a.cache)))
+		a.mux.Handle(p+"/api/cache/user/{name}", a.authed(a.apiGate(authz.EndpointCache, a.userCache)))
 		a.mux.Handle(p+"/api/securityconfig", a.authed(a.gated(authz.EndpointConfig, map[string]h{http.MethodGet: a.getSecurityConfig, http.MethodPatch: a.patchSecurityConfig})))
 		a.mux.Handle(p+"/api/securityconfig/config", a.authed(a.gated(authz.EndpointConfig, map[string]h{http.MethodPut: a.putSecurityConfig})))
 		a.mux.Handle(p+"/api/audit", a.authed(a.gated(authz.EndpointAudit, map[string]h{http.MethodGet: a.getAudit, http.MethodPatch: a.patchAudit})))
@@ -52,6 +53,7 @@ func (a *API) routes() {
 	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.authed(a.evaluateBatch))
 	a.mux.Handle("/_plugins/_authz/has_privileges", a.authed(a.hasPrivileges))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
+	a.ownershipRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }
 

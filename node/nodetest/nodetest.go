@@ -1,4 +1,4 @@
-// Package nodetest starts real authzd nodes (Raft, bolt stores, TLS, HTTPS) in the
+// Package nodetest starts real authzd nodes (Raft, bolt stores, embedded NATS, TLS, HTTPS) in the
 // test process on 127.0.0.1 ports chosen by the OS, like net/http/httptest does
 // for one server. It is imported only by tests.
 package nodetest
@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/authzd/authzd/node"
 	"github.com/authzd/authzd/node/api"
 	"github.com/authzd/authzd/transport"
+	"github.com/authzd/authzd/transport/bus"
+	"github.com/authzd/authzd/transport/bustest"
 )
 
 // AdminPassword is the initial admin password of test clusters.
@@ -31,6 +34,7 @@ type options struct {
 	config   *authz.Config
 	tune     func(*node.Config)
 	edit     func(*authz.Config)
+	extNATS  bool
 }
 
 // Option changes how Start builds the cluster.
@@ -63,6 +67,11 @@ func WithBootstrapConfig(f func(*authz.Config)) Option { return func(o *options)
 // WithNodeConfig lets a test adjust every node's Config before it is built.
 func WithNodeConfig(f func(*node.Config)) Option { return func(o *options) { o.tune = f } }
 
+// WithExternalNATS makes the nodes use one separate NATS server (started by
+// Start, reachable as Cluster.ExternalNATS) through NATSConfig.URL instead of
+// embedding servers, so a test can take NATS away from a running cluster.
+func WithExternalNATS() Option { return func(o *options) { o.extNATS = true } }
+
 // Cluster is a running test cluster.
 type Cluster struct {
 	t        testing.TB
@@ -79,6 +88,9 @@ type Cluster struct {
 	Client *http.Client
 	// AdminClient presents the super admin certificate.
 	AdminClient *http.Client
+	// ExternalNATS is the NATS server of WithExternalNATS, nil otherwise.
+	ExternalNATS *bus.Server
+	extNATSURL   string
 }
 
 // Start builds and starts a cluster, waits until a leader exists and every node
@@ -97,7 +109,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("n%d", i+1)
 	}
-	pki, err := transport.EnsureDevPKI(filepath.Join(root, "certs"), ids)
+	pki, err := transport.EnsureDevPKI(filepath.Join(root, "certs"), append(slices.Clone(ids), "nats-ext"))
 	if err != nil {
 		t.Fatalf("pki: %v", err)
 	}
@@ -112,6 +124,9 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		t.Fatalf("admin cert: %v", err)
 	}
 	c.AdminClient = c.httpClient(&admin)
+	if o.extNATS {
+		c.startExternalNATS(root)
+	}
 	for i, id := range ids {
 		tm, err := transport.LoadTLS(pki.CAFile, pki.NodeCertFile(id), pki.NodeKeyFile(id))
 		if err != nil {
@@ -120,9 +135,16 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 		c.tls = append(c.tls, tm)
 		c.Links = append(c.Links, &transport.Links{})
 		c.dirs = append(c.dirs, filepath.Join(root, id))
+		// Every embedded server must know every route address before any
+		// starts (JetStream sizes its meta group from them).
+		route := ""
+		if !o.extNATS && o.nodes > 1 {
+			route = bustest.FreeAddr(t)
+		}
+		c.Peers = append(c.Peers, node.Peer{ID: id, NATSRoute: route})
 		n := c.build(i, id, "127.0.0.1:0", "127.0.0.1:0")
 		c.Nodes = append(c.Nodes, n)
-		c.Peers = append(c.Peers, node.Peer{ID: id, RaftAddr: n.RaftAddr(), HTTPAddr: n.HTTPAddr()})
+		c.Peers[i].RaftAddr, c.Peers[i].HTTPAddr = n.RaftAddr(), n.HTTPAddr()
 	}
 	t.Cleanup(c.Close)
 	for _, n := range c.Nodes {
@@ -152,7 +174,7 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 		// Raft's defaults: shorter timeouts made -race runs on two busy cores
 		// lose leadership mid-test.
 		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
-		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: time.Second,
+		LeaderWait: 5 * time.Second, WriteTimeout: 10 * time.Second, ShutdownTimeout: 5 * time.Second,
 		Bootstrap: func() (*authz.Config, error) {
 			hash, err := authz.HashPassword(AdminPassword, 4)
 			if err != nil {
@@ -175,6 +197,10 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 			return cfg, nil
 		},
 	}
+	cfg.NATS = node.NATSConfig{ClientAddr: "127.0.0.1:0", RouteAddr: c.Peers[i].NATSRoute, OwnerWait: 5 * time.Second}
+	if c.opts.extNATS {
+		cfg.NATS = node.NATSConfig{URL: c.extNATSURL, TLS: c.tls[i].ClientConfig(), ReadyAttempt: 2 * time.Second}
+	}
 	if c.opts.tune != nil {
 		c.opts.tune(&cfg)
 	}
@@ -185,20 +211,57 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 	return n
 }
 
-// WaitReady waits until some node leads and every running node is initialized.
+// WaitReady waits until some node leads, every running node is initialized
+// and every running node's NATS is ready (JetStream answers, ownership index
+// loaded).
 func (c *Cluster) WaitReady() {
 	c.t.Helper()
-	Eventually(c.t, 20*time.Second, func() error {
+	Eventually(c.t, 30*time.Second, func() error {
 		if c.Leader() < 0 {
 			return fmt.Errorf("no leader")
 		}
 		for _, n := range c.Nodes {
-			if n != nil && !n.Machine().View().Initialized {
+			if n == nil {
+				continue
+			}
+			if !n.Machine().View().Initialized {
 				return fmt.Errorf("%s not initialized", n.ID())
+			}
+			if st := n.Status().NATS; st == nil || !st.Ready {
+				return fmt.Errorf("%s nats not ready: %+v", n.ID(), st)
 			}
 		}
 		return nil
 	})
+}
+
+// startExternalNATS starts the single server of WithExternalNATS.
+func (c *Cluster) startExternalNATS(root string) {
+	c.t.Helper()
+	tm, err := transport.LoadTLS(c.PKI.CAFile, c.PKI.NodeCertFile("nats-ext"), c.PKI.NodeKeyFile("nats-ext"))
+	if err != nil {
+		c.t.Fatalf("tls: %v", err)
+	}
+	s, err := bus.NewServer(bus.ServerConfig{Name: "nats-ext", DataDir: filepath.Join(root, "nats-ext"), ClientAddr: "127.0.0.1:0", TLS: tm})
+	if err != nil {
+		c.t.Fatalf("external nats: %v", err)
+	}
+	if err := s.Start(); err != nil {
+		c.t.Fatalf("external nats: %v", err)
+	}
+	c.ExternalNATS, c.extNATSURL = s, s.ClientURL()
+}
+
+// StopExternalNATS shuts the WithExternalNATS server down.
+func (c *Cluster) StopExternalNATS() {
+	c.t.Helper()
+	if c.ExternalNATS == nil {
+		return
+	}
+	if err := c.ExternalNATS.Close(10 * time.Second); err != nil {
+		c.t.Errorf("stop external nats: %v", err)
+	}
+	c.ExternalNATS = nil
 }
 
 // Leader returns the index of the node that is leader, or -1.
@@ -261,6 +324,7 @@ func (c *Cluster) Close() {
 	for i := range c.Nodes {
 		c.Stop(i)
 	}
+	c.StopExternalNATS()
 	c.Client.CloseIdleConnections()
 	c.AdminClient.CloseIdleConnections()
 }

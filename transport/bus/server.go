@@ -1,0 +1,269 @@
+package bus
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/authzd/authzd/transport"
+)
+
+// ClusterName is the NATS cluster name of embedded servers.
+const ClusterName = "authzd"
+
+// ServerConfig configures an embedded NATS server. Zero values mean the
+// defaults of withDefaults.
+type ServerConfig struct {
+	// Name is the server name, unique in the cluster (the authzd node id).
+	Name string
+	// DataDir is the directory under which JetStream stores its files
+	// (DataDir/jetstream).
+	DataDir string
+	// ClientAddr is the client listen address; "127.0.0.1:0" picks a port.
+	// Default 127.0.0.1:4222.
+	ClientAddr string
+	// RouteAddr is the cluster (route) listen address. Ignored for a single
+	// server (Routes empty). Default 127.0.0.1:6222. Its port must be known
+	// to the other servers before they start, so it should not be 0.
+	RouteAddr string
+	// Routes are the host:port route addresses of every server of the
+	// cluster; this server's own address may be included (it is ignored).
+	// JetStream needs them all at start to size its meta group, so that a
+	// minority of the servers cannot elect a leader on its own.
+	Routes []string
+	// TLS is the cluster's certificate material. Routes and client
+	// connections use mutual TLS with it: only holders of a certificate
+	// signed by the cluster CA may connect.
+	TLS *transport.TLSMaterial
+	// MaxMemory bounds JetStream memory storage; default 64 MiB (authzd keeps
+	// its streams on disk).
+	MaxMemory int64
+	// ReadyTimeout bounds the wait for the server to accept connections in
+	// Start; default 10s.
+	ReadyTimeout time.Duration
+	// Logger receives the server's log lines (notices at Debug, warnings at
+	// Warn); nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *ServerConfig) withDefaults() {
+	if c.ClientAddr == "" {
+		c.ClientAddr = "127.0.0.1:4222"
+	}
+	if c.RouteAddr == "" {
+		c.RouteAddr = "127.0.0.1:6222"
+	}
+	if c.MaxMemory == 0 {
+		c.MaxMemory = 64 << 20
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate returns every problem of the configuration at once.
+func (c *ServerConfig) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("server name is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir is required"))
+	}
+	if c.TLS == nil {
+		errs = append(errs, errors.New("TLS material is required"))
+	}
+	if _, _, err := splitHostPort(c.ClientAddr); err != nil {
+		errs = append(errs, fmt.Errorf("client address: %w", err))
+	}
+	if _, _, err := splitHostPort(c.RouteAddr); err != nil {
+		errs = append(errs, fmt.Errorf("route address: %w", err))
+	}
+	for _, r := range c.Routes {
+		if _, _, err := splitHostPort(r); err != nil {
+			errs = append(errs, fmt.Errorf("route %q: %w", r, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid nats server config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// Server is an embedded nats-server with JetStream, clustered with the other
+// authzd nodes by routes when there are any.
+type Server struct {
+	cfg ServerConfig
+	ns  *server.Server
+}
+
+// NewServer validates cfg and builds the server. It binds nothing and starts
+// no goroutines; call Start.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := serverOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("new nats server: %w", err)
+	}
+	ns.SetLoggerV2(natsLogger{cfg.Logger.With("component", "nats")}, false, false, false)
+	return &Server{cfg: cfg, ns: ns}, nil
+}
+
+func serverOptions(cfg ServerConfig) (*server.Options, error) {
+	host, port, _ := splitHostPort(cfg.ClientAddr)
+	mtls := mutualTLS(cfg.TLS)
+	opts := &server.Options{
+		ServerName:             cfg.Name,
+		Host:                   host,
+		Port:                   port,
+		NoSigs:                 true,
+		MaxPayload:             8 << 20,
+		JetStream:              true,
+		StoreDir:               filepath.Join(cfg.DataDir, "jetstream"),
+		JetStreamMaxMemory:     cfg.MaxMemory,
+		DisableJetStreamBanner: true,
+		TLS:                    true,
+		TLSVerify:              true,
+		TLSConfig:              mtls,
+		TLSTimeout:             5,
+		// -1 would open a monitoring port; 0 leaves it closed.
+		HTTPPort: 0,
+	}
+	if len(cfg.Routes) == 0 {
+		return opts, nil
+	}
+	rhost, rport, _ := splitHostPort(cfg.RouteAddr)
+	opts.Cluster = server.ClusterOpts{
+		Name:      ClusterName,
+		Host:      rhost,
+		Port:      rport,
+		TLSConfig: mutualTLS(cfg.TLS),
+		// Routes must be verified like any other peer.
+		TLSTimeout:     5,
+		ConnectRetries: -1, // keep trying configured routes; -1 means forever
+		ConnectBackoff: true,
+		// Every server is given every route, so gossip adds nothing, and what
+		// it gossips (to routes and clients) is the bound IP, in a container
+		// 192.168.x.y, which the node certificates, issued for the names
+		// peers dial, do not cover.
+		NoAdvertise: true,
+	}
+	for _, r := range cfg.Routes {
+		u, err := url.Parse("nats-route://" + r)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", r, err)
+		}
+		opts.Routes = append(opts.Routes, u)
+	}
+	return opts, nil
+}
+
+// mutualTLS is a config that presents the node certificate and verifies
+// peers against the cluster CA in both directions (a route is dialed and
+// accepted with the same config).
+func mutualTLS(m *transport.TLSMaterial) *tls.Config {
+	c := m.ServerConfig(tls.RequireAndVerifyClientCert)
+	c.RootCAs = m.ClientConfig().RootCAs
+	return c
+}
+
+// Start starts the server and waits, bounded by ReadyTimeout, until it
+// accepts client connections. It does not wait for JetStream to be ready
+// in a cluster: that needs a quorum of servers which may start later (see
+// Bus.WaitReady).
+func (s *Server) Start() error {
+	s.ns.Start()
+	if !s.ns.ReadyForConnections(s.cfg.ReadyTimeout) {
+		s.ns.Shutdown()
+		return fmt.Errorf("nats server %s not ready for connections after %s", s.cfg.Name, s.cfg.ReadyTimeout)
+	}
+	return nil
+}
+
+// ClientURL is the tls:// URL clients on this machine connect to. A server
+// bound to all interfaces (0.0.0.0 or ::, as in a container) is reached on
+// loopback, an address the node certificates cover.
+func (s *Server) ClientURL() string {
+	addr, ok := s.ns.Addr().(*net.TCPAddr)
+	if !ok || addr == nil {
+		return ""
+	}
+	ip := addr.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return "tls://" + net.JoinHostPort(ip.String(), strconv.Itoa(addr.Port))
+}
+
+// RouteAddr is the bound route address, "" for a single server.
+func (s *Server) RouteAddr() string {
+	if a := s.ns.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// IsJetStreamLeader reports whether this server leads the JetStream meta group.
+func (s *Server) IsJetStreamLeader() bool { return s.ns.JetStreamIsLeader() }
+
+// Close shuts the server down and waits, at most timeout, until it stopped.
+func (s *Server) Close(timeout time.Duration) error {
+	done := make(chan struct{})
+	go func() {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("nats server %s did not shut down within %s", s.cfg.Name, timeout)
+	}
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("invalid port %q", p)
+	}
+	if port == 0 {
+		port = -1 // nats-server: -1 lets the OS pick
+	}
+	return host, port, nil
+}
+
+// natsLogger writes the server's log through slog, one level down: the
+// server warns about routes not up yet and JetStream without a meta leader
+// during every normal cluster start, and authzd reports its own degraded
+// states (bus, owners) at Warn. Notices are Debug.
+type natsLogger struct{ l *slog.Logger }
+
+func (n natsLogger) Noticef(format string, v ...any) { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Warnf(format string, v ...any)   { n.l.Info(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Fatalf(format string, v ...any)  { n.l.Error(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Errorf(format string, v ...any)  { n.l.Warn(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Debugf(format string, v ...any)  { n.l.Debug(fmt.Sprintf(format, v...)) }
+func (n natsLogger) Tracef(format string, v ...any)  {}
