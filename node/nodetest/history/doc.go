@@ -43,8 +43,10 @@
 // # Outcomes
 //
 // A response is acknowledged (2xx), a definite failure (503 "No leader is
-// available", or another refusal), or of unknown outcome (503 "The leader
-// changed ...", 5xx, 504, transport errors, client timeouts). Unknown writes get
+// available"; 500 "Security index not initialized" from a node that has not
+// replayed its log yet; a connection that could not be made; another
+// refusal), or of unknown outcome (503 "The leader changed ...", other 5xx,
+// 504, connections cut, client timeouts). Unknown writes get
 // an infinite return time in the linearizability check, as porcupine
 // recommends; those whose value no read ever returned are dropped first, which
 // changes nothing (they can always be linearized last) and keeps the search

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,8 +16,13 @@ import (
 	"time"
 )
 
-// noLeaderMessage is the message of the 503 that promises the write was not applied.
-const noLeaderMessage = "No leader is available to accept writes, try again later"
+// Messages of refusals that promise the write was not applied: no leader was
+// found, or the node has not initialized its state (after a restart, until it
+// has replayed its log) and refused the request before proposing anything.
+const (
+	noLeaderMessage       = "No leader is available to accept writes, try again later"
+	notInitializedMessage = "Security index not initialized"
+)
 
 // Extension adds operations on a further kind of resource to the workload, and
 // a check over them, beside the built-in tenant operations. It is the place
@@ -211,10 +217,15 @@ func tenantPath(name string) string {
 	return "/_plugins/_security/api/tenants/" + url.PathEscape(name)
 }
 
-// classifyWrite sets the outcome of a write from its response.
+// classifyWrite sets the outcome of a write from its response. A request
+// that failed before a connection was made surely did nothing; any other
+// failure without a response may have reached the node.
 func classifyWrite(op *Op, resp Response, err error, timedOut bool) {
 	if err != nil {
 		op.Outcome, op.Err, op.TimedOut = Unknown, err.Error(), timedOut
+		if notSent(err) {
+			op.Outcome = Failed
+		}
 		return
 	}
 	op.Status = resp.Status
@@ -223,6 +234,9 @@ func classifyWrite(op *Op, resp Response, err error, timedOut bool) {
 		op.Outcome, op.Rev, op.Created = OK, resp.Revision(), resp.Status == http.StatusCreated
 		op.Unexpected = op.Rev == 0
 	case resp.Status == http.StatusServiceUnavailable && message(resp.Body) == noLeaderMessage:
+		op.Outcome = Failed
+	case resp.Status == http.StatusInternalServerError && message(resp.Body) == notInitializedMessage:
+		// A node that has not replayed its log yet refuses before proposing.
 		op.Outcome = Failed
 	case resp.Status >= 500:
 		op.Outcome = Unknown
@@ -261,6 +275,14 @@ func classifyRead(op *Op, resp Response, err error, timedOut bool) {
 		return
 	}
 	op.Unexpected = op.Rev == 0
+}
+
+// notSent reports whether err shows that the request never left the client:
+// no connection could be made. (net/http resends a request only when it wrote
+// nothing of it, so that case needs no care.)
+func notSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // message is the "message" of a JSON status body, or "".
