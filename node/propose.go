@@ -87,7 +87,7 @@ func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
 	f := n.raft.Apply(event, timeout)
 	if err := f.Error(); err != nil {
 		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			// Never appended to the log: safe to retry elsewhere.
 			return fsm.Result{}, ErrNotLeader
 		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore), errors.Is(err, raft.ErrRaftShutdown):

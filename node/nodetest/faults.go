@@ -14,9 +14,10 @@ import (
 // Faults adapts a Cluster to the fault scenarios of package history: it is a
 // history.Cluster (HTTPS requests as the admin user, through Client) and a
 // history.Nemesis (links cut in the Raft stream layer and the forwarding
-// client; nodes closed and started again on their data). Nodes cannot be
-// frozen in process, so it is no history.Pauser, and Stop closes a node
-// cleanly, the nearest a process can come to killing a part of itself.
+// client; nodes stopped and started again on their data). Nodes cannot be
+// frozen in process, so it is no history.Pauser. Stop emulates a crash: it
+// cuts the node's links, so that it can neither hand leadership over nor say
+// goodbye, then closes it.
 //
 // Do is safe for concurrent use. The nemesis methods change the cluster and
 // may fail the test, so they must be called from the test's goroutine, which
@@ -77,14 +78,25 @@ func (f *Faults) Rejoin(_ context.Context, i int) error {
 	return nil
 }
 
-// Stop closes node i; its data stays.
+// Stop cuts node i off and closes it, as if it had crashed; its data stays.
 func (f *Faults) Stop(_ context.Context, i int) error {
+	f.c.Isolate(i)
 	f.c.Stop(i)
 	return nil
 }
 
-// Start starts node i again on its addresses and data.
-func (f *Faults) Start(_ context.Context, i int) error {
+// StopGracefully closes node i with its links intact: a leader hands
+// leadership over first (history.GracefulStopper, used by restart-all).
+func (f *Faults) StopGracefully(_ context.Context, i int) error {
+	f.c.Stop(i)
+	return nil
+}
+
+// Start restores node i's links and starts it again on its addresses and data.
+func (f *Faults) Start(ctx context.Context, i int) error {
+	if err := f.Rejoin(ctx, i); err != nil {
+		return err
+	}
 	f.c.Restart(i)
 	return nil
 }
