@@ -172,3 +172,23 @@ func TestPercentile(t *testing.T) {
 		t.Error("empty percentile not 0")
 	}
 }
+
+func TestLongestGap(t *testing.T) {
+	tests := []struct {
+		name string
+		ends []time.Duration
+		want time.Duration
+	}{
+		{"first acknowledgement ends the only gap", []time.Duration{1500 * ms}, 1500 * ms},
+		{"writes kept succeeding: the pacing", []time.Duration{30 * ms, 130 * ms, 230 * ms}, 100 * ms},
+		{"a blip after the first acknowledgements", []time.Duration{30 * ms, 130 * ms, 900 * ms, 1000 * ms}, 770 * ms},
+		{"out of order", []time.Duration{900 * ms, 30 * ms, 130 * ms}, 770 * ms},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := longestGap(0, tc.ends); got != tc.want {
+				t.Fatalf("longestGap = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

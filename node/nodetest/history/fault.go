@@ -85,8 +85,10 @@ type Fault struct {
 	LeaderHit bool
 	// At is when the fault began, since the history began.
 	At time.Duration
-	// Failover is the time from hitting a node until a write started after
-	// that was acknowledged; for restart-all, the worst of its steps.
+	// Failover is the longest time without an acknowledged write from
+	// hitting a node until a write started after the hit was acknowledged:
+	// for a crash, the time until writes succeed again; for restart-all, the
+	// worst of its steps.
 	Failover time.Duration
 	// CatchUp is, per node hit, the time from healing it (rejoin, start,
 	// thaw) until it had applied what the leader had applied then.
@@ -171,8 +173,27 @@ func (d *driver) step(ctx context.Context, f *Fault, action string, i int, isLea
 	inject, heal := d.actions(action)
 	f.Nodes = append(f.Nodes, i)
 	f.LeaderHit = f.LeaderHit || isLeader
+	// Probing starts with the fault, not once the nemesis call has returned:
+	// a graceful stop takes seconds during which the cluster may well take
+	// writes.
 	at := d.rec.now()
-	if err := inject(ctx, i); err != nil {
+	pctx, stopProbe := context.WithCancel(ctx)
+	defer stopProbe()
+	hit := make(chan struct{})
+	type measured struct {
+		failover time.Duration
+		err      error
+	}
+	probed := make(chan measured, 1)
+	go func() {
+		fo, err := d.probe(pctx, ctx, at, d.others(i), hit)
+		probed <- measured{fo, err}
+	}()
+	err := inject(ctx, i)
+	close(hit)
+	if err != nil {
+		stopProbe()
+		<-probed
 		return fmt.Errorf("%s node %d: %w", action, i, err)
 	}
 	healed := false
@@ -185,11 +206,11 @@ func (d *driver) step(ctx context.Context, f *Fault, action string, i int, isLea
 			}
 		}
 	}()
-	fo, err := d.probe(ctx, at, d.others(i))
-	if err != nil {
-		return err
+	m := <-probed
+	if m.err != nil {
+		return m.err
 	}
-	f.Failover = max(f.Failover, fo)
+	f.Failover = max(f.Failover, m.failover)
 	if action != "restart" {
 		if err := d.hold(ctx); err != nil {
 			return err

@@ -275,30 +275,32 @@ func (d *driver) hold(ctx context.Context) error {
 	})
 }
 
-// probe measures failover: from since, it starts a unique write every 100ms,
+// probe measures failover. From since it starts a unique write every 100ms,
 // round robin over nodes, each in its own goroutine (a write stuck on a
-// frozen leader must not delay the next), until one is acknowledged; it
-// returns the time from since until the first acknowledgement. Writes still
-// in flight finish in the background (Run waits for them) and are recorded
-// like any other.
-func (d *driver) probe(ctx context.Context, since time.Duration, nodes []int) (time.Duration, error) {
-	acked := make(chan time.Duration, 1)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(d.cfg.RecoverTimeout)
+// frozen leader must not delay the next), until hit is closed (the node has
+// been hit: the nemesis call returned) and a write started after that was
+// acknowledged. It returns the longest time without an acknowledgement, from
+// since to the first one or between two: the time the cluster took writes
+// again after a crash, and the blip of a graceful handover, which a stop that
+// takes seconds would otherwise hide or inflate. ctx ends the probing; the
+// writes run on wctx, and those still in flight finish in the background (Run
+// waits for them) and are recorded like any other.
+func (d *driver) probe(ctx, wctx context.Context, since time.Duration, nodes []int, hit <-chan struct{}) (time.Duration, error) {
+	type ack struct{ start, end time.Duration }
+	acks, done := make(chan ack), make(chan struct{})
+	defer close(done)
 	var last sync.Mutex
 	lastErr := "no write answered yet"
-	for k := 0; ; k++ {
-		s := d.probeSession()
-		node := nodes[k%len(nodes)]
+	launch := func(k int) {
+		s, node := d.probeSession(), nodes[k%len(nodes)]
 		d.probes.Add(1)
 		go func() {
 			defer d.probes.Done()
-			op := d.wl.write(ctx, s, Op{Kind: WriteUnique, Node: node, Key: fmt.Sprintf("u-%d-%d", s.id, 1)})
+			op := d.wl.write(wctx, s, Op{Kind: WriteUnique, Node: node, Key: fmt.Sprintf("u-%d-%d", s.id, 1)})
 			if op.Outcome == OK {
 				select {
-				case acked <- op.End - since:
-				default:
+				case acks <- ack{op.Start, op.End}:
+				case <-done:
 				}
 				return
 			}
@@ -306,19 +308,44 @@ func (d *driver) probe(ctx context.Context, since time.Duration, nodes []int) (t
 			lastErr = fmt.Sprintf("node %d: %s %s", node, op.Outcome, op.Err)
 			last.Unlock()
 		}()
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(d.cfg.RecoverTimeout)
+	hitAt := time.Duration(-1)
+	var ends []time.Duration
+	launch(0)
+	for k := 1; ; {
 		select {
-		case fo := <-acked:
-			return fo, nil
 		case <-ctx.Done():
 			return 0, ctx.Err()
+		case <-hit:
+			hitAt, hit = d.rec.now(), nil
+		case a := <-acks:
+			ends = append(ends, a.end)
+			if hitAt >= 0 && a.start >= hitAt {
+				return longestGap(since, ends), nil
+			}
 		case <-tick.C:
-		}
-		if time.Now().After(deadline) {
-			last.Lock()
-			defer last.Unlock()
-			return 0, fmt.Errorf("no write acknowledged within %s: %s", d.cfg.RecoverTimeout, lastErr)
+			if time.Now().After(deadline) {
+				last.Lock()
+				defer last.Unlock()
+				return 0, fmt.Errorf("no write acknowledged within %s: %s", d.cfg.RecoverTimeout, lastErr)
+			}
+			launch(k)
+			k++
 		}
 	}
+}
+
+// longestGap is the longest stretch from since without one of the times in ends.
+func longestGap(since time.Duration, ends []time.Duration) time.Duration {
+	slices.Sort(ends)
+	gap, prev := time.Duration(0), since
+	for _, e := range ends {
+		gap, prev = max(gap, e-prev), max(prev, e)
+	}
+	return gap
 }
 
 // probeSession is a fresh one-operation session for a probe.
