@@ -315,8 +315,9 @@ func (c *containers) Resume(ctx context.Context, i int) error {
 	return err
 }
 
-// cleanup prints the nodes' last log lines when the test failed, then
-// removes the containers, networks and image of this run.
+// cleanup prints the nodes' last log lines when the test failed (and keeps
+// the whole logs in FAULTS_ARTIFACTS when that is set), then removes the
+// containers, networks and image of this run.
 func (c *containers) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -325,6 +326,14 @@ func (c *containers) cleanup() {
 	}
 	var errs []error
 	for i := range c.ids {
+		if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
+			if out, err := exec.CommandContext(ctx, "docker", "logs", c.name(i)).CombinedOutput(); err == nil {
+				_ = os.MkdirAll(dir, 0o755)
+				if err := os.WriteFile(filepath.Join(dir, c.ids[i]+".log"), out, 0o644); err != nil {
+					errs = append(errs, fmt.Errorf("keep the log of %s: %w", c.name(i), err))
+				}
+			}
+		}
 		if c.t.Failed() {
 			if out, err := exec.CommandContext(ctx, "docker", "logs", "--tail", "80", c.name(i)).CombinedOutput(); err == nil {
 				c.t.Logf("last log lines of %s:\n%s", c.name(i), out)
