@@ -3,7 +3,9 @@ package node_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"testing"
@@ -223,6 +225,14 @@ func TestNoLeaderAnswers503(t *testing.T) {
 			c.Stop(i)
 		}
 	}
+	// A leader that stops hands leadership over, possibly to the survivor,
+	// which keeps it until its lease runs out without a quorum.
+	nodetest.Eventually(t, 10*time.Second, func() error {
+		if c.Nodes[survivor].IsLeader() {
+			return fmt.Errorf("the survivor still leads without a quorum")
+		}
+		return nil
+	})
 	before := c.Nodes[survivor].Machine().View().Hash()
 	r := c.Admin(survivor, http.MethodPut, "/_plugins/_security/api/tenants/lost", `{"description":"x"}`)
 	want := `{"status":"UNAVAILABLE","message":"No leader is available to accept writes, try again later"}`
@@ -287,4 +297,72 @@ func TestFollowerCatchesUpFromLog(t *testing.T) {
 		t.Fatalf("restarted follower misses the last write: %s", r)
 	}
 	hashesEqual(t, c)
+}
+
+// TestLeaderCloseHandsOverFirst: a leader closed gracefully hands leadership
+// to another node before it drains its HTTP server, so the cluster takes
+// writes while the old leader still drains. The container fault tests found
+// the opposite (make e2e, seed 1796114422619176977, fault 10, restart-all:
+// failover 15.5s): the draining leader still led Raft but no longer accepted
+// the followers' forwards, so no write could commit until its drain had
+// ended, Raft had shut down and the others had noticed and elected.
+//
+// Here a write whose body the test holds back keeps the leader's drain busy
+// (the server asked for the body with 100 Continue, so the handler runs);
+// a write on a survivor must be acknowledged before the test lets it finish.
+func TestLeaderCloseHandsOverFirst(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodeConfig(func(cfg *node.Config) { cfg.ShutdownTimeout = time.Minute }))
+	leader := c.Leader()
+	old := c.Nodes[leader]
+	survivor := (leader + 1) % 3
+
+	body, hold := io.Pipe()
+	t.Cleanup(func() { hold.Close() }) // before the cluster's cleanup, which waits for the drain
+	req, err := http.NewRequest(http.MethodPut, "https://"+c.Peers[leader].HTTPAddr+"/_plugins/_security/api/tenants/draining", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", nodetest.AdminPassword)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	inHandler, held := make(chan struct{}), make(chan error, 1)
+	req = req.WithContext(httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		Got100Continue: func() { close(inHandler) },
+	}))
+	go func() {
+		resp, err := c.Client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		held <- err
+	}()
+	<-inHandler
+	closed := make(chan error, 1)
+	go func() { closed <- old.Close() }()
+
+	k := 0
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		k++
+		r := c.Admin(survivor, http.MethodPut, fmt.Sprintf("/_plugins/_security/api/tenants/handover%d", k), `{"description":"x"}`)
+		if r.Status != http.StatusCreated {
+			return fmt.Errorf("no write acknowledged while the old leader drains: %s", r)
+		}
+		return nil
+	})
+	select {
+	case err := <-closed:
+		t.Fatalf("the old leader closed before the held request ended (%v)", err)
+	default:
+	}
+	if _, err := hold.Write([]byte(`{"description":"x"}`)); err != nil {
+		t.Errorf("finish the held request: %v", err)
+	}
+	hold.Close()
+	if err := <-held; err != nil {
+		t.Errorf("held request: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("close: %v", err)
+	}
+	c.Stop(leader)
 }

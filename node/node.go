@@ -250,9 +250,10 @@ func (n *Node) View() *fsm.View { return n.machine.View() }
 // WaitFor waits until rev is applied (api.StateSource).
 func (n *Node) WaitFor(ctx context.Context, rev uint64) error { return n.machine.WaitFor(ctx, rev) }
 
-// Close stops the node: HTTP drained first, then NATS (bus goroutines
-// stopped, connection drained, embedded server shut down), then Raft shut
-// down and the stores closed; each step is bounded by ShutdownTimeout.
+// Close stops the node: leadership handed over when it leads, HTTP drained,
+// then NATS (bus goroutines stopped, connection drained, embedded server shut
+// down), then Raft shut down and the stores closed; each step is bounded by
+// ShutdownTimeout.
 func (n *Node) Close() error {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
@@ -262,6 +263,7 @@ func (n *Node) Close() error {
 	n.closed = true
 	close(n.stop)
 	var errs []error
+	n.handOver()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := n.srv.Shutdown(ctx); err != nil {
@@ -287,6 +289,25 @@ func (n *Node) Close() error {
 	}
 	n.client.CloseIdleConnections()
 	return errors.Join(errs...)
+}
+
+// handOver transfers leadership to another voter when this node leads, before
+// Close drains HTTP: draining, the node would still lead Raft while refusing
+// the followers' forwards, so no write could commit until it had stopped and
+// the others had noticed. Raft bounds the transfer (about twice the election
+// timeout); if it fails, the others elect once Raft is shut down, as before.
+func (n *Node) handOver() {
+	if !n.IsLeader() {
+		return
+	}
+	if f := n.raft.GetConfiguration(); f.Error() != nil || len(f.Configuration().Servers) < 2 {
+		return
+	}
+	if err := n.raft.LeadershipTransfer().Error(); err != nil {
+		n.log.Warn("leadership transfer before shutdown failed", "err", err)
+		return
+	}
+	n.log.Info("handed leadership over before shutdown")
 }
 
 func (n *Node) setPeers(peers []Peer) {

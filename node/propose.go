@@ -87,7 +87,7 @@ func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
 	f := n.raft.Apply(event, timeout)
 	if err := f.Error(); err != nil {
 		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
+		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			// Never appended to the log: safe to retry elsewhere.
 			return fsm.Result{}, ErrNotLeader
 		case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrAbortedByRestore), errors.Is(err, raft.ErrRaftShutdown):
@@ -103,8 +103,19 @@ func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
 	return res, nil
 }
 
-// forward sends an event to the leader and decodes its result.
+// errLeaderChanged ends a forward whose target is no longer the leader this
+// node knows.
+var errLeaderChanged = errors.New("leader changed")
+
+// forward sends an event to the leader and decodes its result. It gives up as
+// soon as this node knows another leader: a leader that froze (paused, stalled,
+// behind a link TCP has not seen die) would otherwise hold the write for the
+// whole WriteTimeout after the cluster has moved on.
 func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := n.watchLeader(leader.ID, cancel)
+	defer stop()
 	url := "https://" + leader.HTTPAddr + "/_plugins/_authz/internal/propose"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(event))
 	if err != nil {
@@ -119,6 +130,9 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 	}))
 	resp, err := n.client.Do(req)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaderChanged) {
+			err = cause
+		}
 		if !wrote.Load() {
 			return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, errRetry)
 		}
@@ -127,6 +141,9 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaderChanged) {
+			err = cause
+		}
 		return fsm.Result{}, fmt.Errorf("forward to %s: read response: %w: %w", leader.ID, err, ErrOutcomeUnknown)
 	}
 	switch resp.StatusCode {
@@ -143,5 +160,34 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 		return fsm.Result{}, fmt.Errorf("forward to %s: %s: %w", leader.ID, bytes.TrimSpace(body), ErrOutcomeUnknown)
 	default:
 		return fsm.Result{}, fmt.Errorf("forward to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(body))
+	}
+}
+
+// watchLeader calls cancel with errLeaderChanged once this node knows a
+// leader other than id (none known, as during an election, is no change).
+// The returned stop ends the watch and waits for its goroutine. It polls every
+// 100ms, cheap next to a forwarded write; a Raft observer would have to be
+// registered and removed per write.
+func (n *Node) watchLeader(id string, cancel context.CancelCauseFunc) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if _, cur := n.raft.LeaderWithID(); cur != "" && string(cur) != id {
+				cancel(fmt.Errorf("%w to %s", errLeaderChanged, cur))
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
 	}
 }
