@@ -1,0 +1,115 @@
+package authz
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync/atomic"
+)
+
+// actionInfo is what the evaluator knows about one action string (after
+// the R-EVAL-3 rewrite): its classification, computed once, and per
+// interned action set whether the set grants it, learned lazily. One
+// actionInfo belongs to one Evaluator.
+type actionInfo struct {
+	action    string
+	explicit  bool // R-EVAL-12: never granted by a bare "*"
+	cluster   bool // R-EVAL-4
+	dnfof     bool // R-EVAL-9 list
+	sysDenied bool // R-SYS-4 list, under this Evaluator's settings
+	restore   bool // R-EVAL-13
+	// known and yes are bitsets over actionSet ids: bit i of known says the
+	// answer for set i has been computed, bit i of yes is that answer. yes
+	// is always written before known, and readers load known first, so a
+	// reader that sees a known bit also sees its answer. Racing writers
+	// compute the same answer, so the OR-updates commute. Both are nil for
+	// an action the memo had no room for: then every answer is computed.
+	known, yes []atomic.Uint64
+}
+
+// newActionInfo classifies action for e; with sets > 0 it carries memo
+// bits for that many action sets.
+func newActionInfo(e *Evaluator, action string, sets int) *actionInfo {
+	ai := &actionInfo{
+		action:    action,
+		explicit:  explicitOnly(action),
+		cluster:   isClusterAction(action),
+		dnfof:     isDnfofAction(action),
+		sysDenied: e.isSystemDeniedAction(action),
+		restore:   strings.HasPrefix(action, actionRestore),
+	}
+	if sets > 0 {
+		words := (sets + 63) / 64
+		bits := make([]atomic.Uint64, 2*words)
+		ai.known, ai.yes = bits[:words:words], bits[words:]
+	}
+	return ai
+}
+
+// grants reports whether s grants the action. It is O(1) once learned and
+// never locks.
+func (ai *actionInfo) grants(s *actionSet) bool { return ai.grantsID(s.id, s) }
+
+// entryGrants reports whether ent's action set grants the action.
+func (ai *actionInfo) entryGrants(ent *indexEntry) bool { return ai.grantsID(ent.set, ent.actions) }
+
+func (ai *actionInfo) grantsID(id uint32, s *actionSet) bool {
+	if ai.known == nil {
+		return s.grants(ai.action, ai.explicit)
+	}
+	w, b := id>>6, uint64(1)<<(id&63)
+	if ai.known[w].Load()&b != 0 {
+		return ai.yes[w].Load()&b != 0
+	}
+	ok := s.grants(ai.action, ai.explicit)
+	if ok {
+		ai.yes[w].Or(b)
+	}
+	ai.known[w].Or(b)
+	return ok
+}
+
+// memoSlots bounds the number of distinct action strings one Evaluator
+// remembers. Action names come from callers, so the memo must not grow
+// without bound; an action beyond the bound is matched against the
+// patterns directly, which is slower but equally correct.
+const (
+	memoSlots  = 4096
+	memoProbes = 8
+)
+
+// actionMemo is a fixed-size, insert-only, open-addressing hash table of
+// actionInfo, safe for concurrent use: lookups are atomic loads, inserts a
+// compare-and-swap into an empty slot. It never locks and never evicts.
+type actionMemo struct {
+	seed  maphash.Seed
+	sets  int // number of action sets of the owning Evaluator
+	slots [memoSlots]atomic.Pointer[actionInfo]
+}
+
+func newActionMemo(sets int) *actionMemo {
+	return &actionMemo{seed: maphash.MakeSeed(), sets: sets}
+}
+
+// lookup returns the actionInfo of action for e, creating it on first use.
+// When the table has no room left near the action's slot it returns a
+// fresh actionInfo without memo bits (allocated per call).
+func (m *actionMemo) lookup(e *Evaluator, action string) *actionInfo {
+	h := maphash.String(m.seed, action)
+	for i := range uint64(memoProbes) {
+		slot := &m.slots[(h+i)&(memoSlots-1)]
+		ai := slot.Load()
+		if ai == nil {
+			// The key is cloned: the caller's string may alias a buffer it
+			// reuses (an unsafe conversion), and the memo outlives the call.
+			n := newActionInfo(e, strings.Clone(action), m.sets)
+			if slot.CompareAndSwap(nil, n) {
+				return n
+			}
+			ai = slot.Load()
+		}
+		if ai.action == action {
+			return ai
+		}
+	}
+	return newActionInfo(e, action, 0)
+}
