@@ -444,6 +444,28 @@ func (e *Evaluator) addMapping(id int32, m *RoleMapping, keys *mappingKeys) {
 	e.mappingWarnings[id] = warns
 }
 
+// exactKeys lists the exact entries of m, per field, deduplicated.
+func exactKeys(m *RoleMapping) []mappingKey {
+	if m == nil {
+		return nil
+	}
+	var out []mappingKey
+	for _, f := range []struct {
+		field mappingField
+		raws  []string
+	}{{fieldUsers, m.Users}, {fieldBackendRoles, m.BackendRoles}, {fieldHosts, m.Hosts}} {
+		for _, raw := range f.raws {
+			if p := compilePattern(raw); p.kind == patExact {
+				k := mappingKey{f.field, raw}
+				if !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // compileTenantPermissions precomputes the defined tenants each entry grants
 // (R-TEN-2, R-TEN-3).
 func (e *Evaluator) compileTenantPermissions(cr *compiledRole, tps []TenantPermission, warnf func(string, ...any)) {

@@ -138,6 +138,24 @@ func newTables() *tables {
 	}
 }
 
+// fork returns tables that share t's contents and copy each part before
+// its first write. dropRaw empties the expansion memo (action groups changed).
+func (t *tables) fork(dropRaw bool) *tables {
+	n := *t
+	n.owned = tablesOwned{}
+	if dropRaw {
+		n.rawSet = map[string]*actionSet{}
+		n.owned.rawSet = true
+	}
+	return &n
+}
+
+// garbage reports whether Update has added so much since the last full
+// compile that a compile (which drops unreferenced values) should run.
+func (t *tables) garbage() bool {
+	return len(t.sets) > 2*t.baseSets+1024 || len(t.entries) > 2*t.baseEntries+4096
+}
+
 // actionSet expands raw through the action groups and interns the result.
 func (t *tables) actionSet(groups *actionGroups, raw []string) *actionSet {
 	rawKey := strings.Join(raw, "\x00")
