@@ -200,7 +200,7 @@ func allocConfig(t testing.TB, dnfof bool) *Evaluator {
 // TestEvaluateAllocs pins the allocation-free paths of EvaluateInto with a
 // reused Decision: allowed and denied cluster and index requests, bulk
 // shard requests with their item actions, dnfof reductions, and
-// HasIndexPrivilege allocate nothing, and so do templates of the form
+// HasIndexPrivilege and HasClusterPrivilege allocate nothing, and so do templates of the form
 // prefix${user.name}suffix. Rendering any other templated index pattern
 // allocates its render cache and the rendered string; the engine tries
 // templated entries last, so a request the other entries decide never
@@ -249,6 +249,9 @@ func TestEvaluateAllocs(t *testing.T) {
 			if tc.maxAllocs == 0 {
 				if n := testing.AllocsPerRun(200, func() { tc.e.HasIndexPrivilege(&tc.req) }); n != 0 {
 					t.Errorf("HasIndexPrivilege: %v allocs per run, want 0", n)
+				}
+				if n := testing.AllocsPerRun(200, func() { tc.e.HasClusterPrivilege(&tc.req.Subject, tc.req.Action) }); n != 0 {
+					t.Errorf("HasClusterPrivilege: %v allocs per run, want 0", n)
 				}
 			}
 			if !d.Allowed {

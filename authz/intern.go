@@ -107,8 +107,8 @@ func byteOf(a, b, c string, i int) byte {
 // falls back to Compile when that garbage grows (see Update).
 type tables struct {
 	sets     []*actionSet
-	setByKey map[string]*actionSet // expanded list joined by \x00
-	// rawSet memoizes the expansion of configured lists (joined by \x00).
+	setByKey map[string]*actionSet // by listKey of the expanded list
+	// rawSet memoizes the expansion of configured lists (by listKey).
 	// It depends on the action groups and is dropped when they change.
 	rawSet       map[string]*actionSet
 	entries      []*indexEntry
@@ -156,14 +156,24 @@ func (t *tables) garbage() bool {
 	return len(t.sets) > 2*t.baseSets+1024 || len(t.entries) > 2*t.baseEntries+4096
 }
 
+// listKey joins a list unambiguously: [] and [""] differ.
+func listKey(l []string) string {
+	var b strings.Builder
+	for _, x := range l {
+		b.WriteString(x)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 // actionSet expands raw through the action groups and interns the result.
 func (t *tables) actionSet(groups *actionGroups, raw []string) *actionSet {
-	rawKey := strings.Join(raw, "\x00")
+	rawKey := listKey(raw)
 	if s, ok := t.rawSet[rawKey]; ok {
 		return s
 	}
 	expanded := groups.expand(raw)
-	key := strings.Join(expanded, "\x00")
+	key := listKey(expanded)
 	s, ok := t.setByKey[key]
 	if !ok {
 		s = &actionSet{id: uint32(len(t.sets)), expanded: expanded, ps: newPatternSet(expanded)}
