@@ -120,3 +120,16 @@ func javaBucket(s string, capacity int) int {
 	h := uint32(javaStringHash(s))
 	return int((h ^ (h >> 16)) & uint32(capacity-1))
 }
+
+// InternalSubject is the Subject the internal authentication backend builds
+// for the internal user name (R-MAP-1): its backend roles, its
+// opendistro_security_roles as direct roles, and its attributes under the
+// attr.internal. prefix (R-PAT-6). The caller adds the address and the
+// requested tenant.
+func InternalSubject(name string, u InternalUser) Subject {
+	attrs := make(map[string]string, len(u.Attributes))
+	for k, v := range u.Attributes {
+		attrs["attr.internal."+k] = v
+	}
+	return Subject{Name: name, BackendRoles: u.BackendRoles, SecurityRoles: u.SecurityRoles, Attributes: attrs}
+}
