@@ -40,13 +40,12 @@ type Evaluator struct {
 	mappings   []*RoleMapping
 	roleGrants []*grant
 
-	// Role mappings (R-MAP-4..6): exact names index grants (the merged
+	// Role mappings (R-MAP-4..6): exact names map to grants (the merged
 	// grant of every role the key maps to); wildcard and regex entries and
 	// and_backend_roles are scanned per request.
-	grants      []*grant
-	byUser      map[string]int32
-	byBackend   map[string]int32
-	byHost      map[string]int32
+	byUser      map[string]*grant
+	byBackend   map[string]*grant
+	byHost      map[string]*grant
 	userPats    []mappingPattern
 	backendPats []mappingPattern
 	hostPats    []mappingPattern
@@ -307,22 +306,19 @@ func (e *Evaluator) compileRole(name string, r *Role) *compiledRole {
 // ownGrant builds the grant of role id alone; for a name with a role it is
 // stored in the compiledRole.
 func (e *Evaluator) ownGrant(id int32) *grant {
-	g := &grant{ids: []int32{id}}
-	r := e.roles[id]
-	if r != nil {
+	g := &grant{}
+	if r := e.roles[id]; r != nil {
 		g = &r.own
-		g.ids = []int32{id}
-		g.cluster = []*actionSet{r.cluster}
-		g.entries = g.entries[:0]
+		*g = grant{cluster: []grantSet{{r.cluster.id, r.cluster}}, restricted: r.restricted}
 		for k := range r.index {
 			ent := r.index[k].ent
 			if !slices.ContainsFunc(g.entries, func(ge grantEntry) bool { return ge.ent == ent }) {
 				g.addEntry(ent)
 			}
 		}
-		g.restricted = r.restricted
+		g.packLiterals()
 	}
-	e.fillNames(g)
+	e.fillRoles(g, []int32{id})
 	return g
 }
 
@@ -346,22 +342,17 @@ func (e *Evaluator) compileMappings() {
 		}
 	}
 	b := grantBuilder{e: e}
-	e.grants = make([]*grant, 0, len(keys.order))
-	e.byUser = make(map[string]int32, len(keys.user))
-	e.byBackend = make(map[string]int32, len(keys.backend))
-	e.byHost = make(map[string]int32, len(keys.host))
+	e.byUser = make(map[string]*grant, len(keys.user))
+	e.byBackend = make(map[string]*grant, len(keys.backend))
+	e.byHost = make(map[string]*grant, len(keys.host))
 	for _, k := range keys.order {
-		idx := int32(len(e.grants))
 		switch k.field {
 		case fieldUsers:
-			e.grants = append(e.grants, b.build(keys.user[k.key]))
-			e.byUser[k.key] = idx
+			e.byUser[k.key] = b.build(keys.user[k.key])
 		case fieldBackendRoles:
-			e.grants = append(e.grants, b.build(keys.backend[k.key]))
-			e.byBackend[k.key] = idx
+			e.byBackend[k.key] = b.build(keys.backend[k.key])
 		case fieldHosts:
-			e.grants = append(e.grants, b.build(keys.host[k.key]))
-			e.byHost[k.key] = idx
+			e.byHost[k.key] = b.build(keys.host[k.key])
 		}
 	}
 }

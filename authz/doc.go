@@ -34,11 +34,13 @@
 //
 // An Evaluator is immutable once built and safe for any number of
 // goroutines; publish a new one with an atomic pointer swap. Decisions take
-// no lock. Evaluate allocates its result's slices; EvaluateInto reuses a
-// caller's Decision and allocates nothing for ordinary allowed and denied
-// requests (it leaves Reason empty: ReasonText and AppendReason render the
-// 403 text on demand). The first decision on a new action string fills an
-// entry of the Evaluator's bounded action memo.
+// no lock. Evaluate allocates its result and fills every field;
+// EvaluateInto reuses a caller's Decision, allocates nothing for ordinary
+// allowed and denied requests, and leaves to the Decision's methods what
+// only some callers need: RoleNames (the mapped roles), ReasonText and
+// AppendReason (the 403 text), IndexDetails (per-index outcome of a
+// denial). The first decision on a new action string fills an entry of the
+// Evaluator's bounded action memo.
 //
 // Compile does the expensive work once per configuration: action groups
 // are flattened, permissions interned, and every exact role-mapping key

@@ -74,14 +74,19 @@ type Decision struct {
 	// denials do not allocate: ReasonText and AppendReason render it on
 	// demand, byte for byte the same.
 	Reason string
-	// Roles are the mapped security roles, sorted (R-MAP-8).
+	// Roles are the mapped security roles, sorted (R-MAP-8). Evaluate sets
+	// it; EvaluateInto leaves it empty, because copying the names of
+	// hundreds of mapped roles would make the decision cost grow with them:
+	// RoleNames fills it on demand.
 	Roles []string
 	// Missing are the missing privileges as printed in Reason (R-ERR-2).
 	Missing []string
 	// Indices holds per-index details. It is nil for a fully allowed request
 	// without DLS/FLS/masking and without system indices (the common case);
 	// otherwise it has an entry for every requested index that is denied,
-	// restricted or a system index.
+	// restricted or a system index. After EvaluateInto the Allowed/Missing
+	// outcome of a denied or reduced index request is recorded only by
+	// IndexDetails (Evaluate calls it).
 	Indices map[string]IndexDecision
 	// EffectiveIndices is nil unless the request was reduced (R-EVAL-9 dnfof,
 	// R-TEN-6 redirect, R-SYS-4 security-index filtering): then it holds the
@@ -103,14 +108,38 @@ type Decision struct {
 	// until ReasonText renders it.
 	user   reasonUser
 	denied bool
+	// eval, grants and ext are the mapped roles as the decision found them
+	// (grants of the immutable Evaluator, names outside its table), kept
+	// until RoleNames merges them into Roles.
+	eval    *Evaluator
+	grants  []*grant
+	ext     []string
+	rolesOK bool
+	// The check table of a denied or reduced index request, kept until
+	// IndexDetails records it in Indices.
+	tableIdx, tableReq []string
+	tableCells         []bool
+	tablePending       bool
+}
+
+// RoleNames returns the mapped roles (Roles), merging them into Roles on
+// first use after EvaluateInto.
+func (d *Decision) RoleNames() []string {
+	if !d.rolesOK && d.eval != nil {
+		d.Roles = d.eval.appendDecisionRoles(d.grants, d.ext, d.Roles[:0])
+		d.rolesOK = true
+	}
+	return d.Roles
 }
 
 // Evaluate decides req. It never blocks and never takes a lock. It is the
-// convenient form: it allocates the Roles slice and, on a denial, the
-// Reason text. See EvaluateInto for the allocation-free form.
+// convenient form: it allocates its result, with Roles and, on a denial,
+// the Reason text filled in. See EvaluateInto for the allocation-free form.
 func (e *Evaluator) Evaluate(req *Request) Decision {
 	var d Decision
 	e.EvaluateInto(req, &d)
+	d.RoleNames()
+	d.IndexDetails()
 	if d.denied {
 		d.Reason = d.ReasonText()
 	}
@@ -119,9 +148,12 @@ func (e *Evaluator) Evaluate(req *Request) Decision {
 
 // EvaluateInto decides req into d, reusing d's storage (Roles, Missing,
 // EffectiveIndices and Indices with its Missing lists; every other field is
-// reset), so the slices and the map of the previous decision on d must no
-// longer be used. Reason stays empty: on a denial call d.ReasonText or
-// d.AppendReason for the 403 text.
+// reset), so the slices and the map of the previous decision on d (or of a
+// copy of d) must no longer be used. What only some callers need is left
+// for d's methods to produce on demand: RoleNames the mapped roles,
+// ReasonText (or AppendReason) the 403 text of a denial, IndexDetails the
+// per-index outcome of a denied index request. The cost of EvaluateInto does
+// not grow with the number of roles a subject is mapped to.
 //
 // Once d's buffers have grown, it allocates nothing for allowed or denied
 // cluster and index requests, including dnfof reductions. Paths that
@@ -129,22 +161,20 @@ func (e *Evaluator) Evaluate(req *Request) Decision {
 // masking collection, tenant rules, explain, and the first use of an action
 // string (its memo entry).
 func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
-	*d = Decision{
-		Roles:            d.Roles[:0],
-		Missing:          d.Missing[:0],
-		EffectiveIndices: d.EffectiveIndices[:0],
-		indicesBuf:       d.indicesBuf,
-		missingBuf:       d.missingBuf[:0],
+	effBuf := d.EffectiveIndices[:0]
+	d.Allowed, d.Reason = false, ""
+	d.Roles, d.Missing, d.Indices, d.EffectiveIndices = d.Roles[:0], d.Missing[:0], nil, nil
+	d.Tenants, d.TenantAccess, d.Explain = nil, "", nil
+	d.missingBuf = d.missingBuf[:0]
+	d.user, d.denied, d.tablePending = reasonUser{}, false, false
+
+	if d.grants == nil {
+		d.grants = make([]*grant, 0, grantsInline)
 	}
-	effBuf := d.EffectiveIndices
-	d.EffectiveIndices = nil
+	gs, ext := e.subjectGrants(&req.Subject, d.grants[:0], d.ext[:0])
+	d.eval, d.grants, d.ext, d.rolesOK = e, gs, ext, false
 
-	var gbuf [grantsInline]*grant
-	var extBuf [8]string
-	gs, ext := e.subjectGrants(&req.Subject, gbuf[:0], extBuf[:0])
-	d.Roles = e.appendDecisionRoles(gs, ext, d.Roles)
-
-	c := evalCtx{e: e, req: req, gs: gs, ext: ext, roles: d.Roles, slow: e.slowPath}
+	c := evalCtx{e: e, req: req, d: d, gs: gs, ext: ext, slow: e.slowPath}
 	if req.Explain {
 		// Assigned from a local, not from c.ex: escape analysis is
 		// field-insensitive and c must stay on the stack.
@@ -186,6 +216,7 @@ func (d *Decision) useIndices() {
 type evalCtx struct {
 	e   *Evaluator
 	req *Request
+	d   *Decision // nil outside EvaluateInto
 	// gs are the grants the subject hits and ext its mapped names outside
 	// the name table; rs, the mapped roles one by one, is built from them
 	// only when a path needs roles (explain, DLS/FLS, tenants).
@@ -201,10 +232,14 @@ type evalCtx struct {
 }
 
 // securityRoles returns the mapped role names (${user.securityRoles}),
-// computing them on first use when the caller did not set c.roles.
+// computing them on first use (into the Decision when there is one).
 func (c *evalCtx) securityRoles() []string {
 	if c.roles == nil {
-		c.roles = c.e.appendDecisionRoles(c.gs, c.ext, []string{})
+		if c.d != nil {
+			c.roles = c.d.RoleNames()
+		} else {
+			c.roles = c.e.appendDecisionRoles(c.gs, c.ext, []string{})
+		}
 	}
 	return c.roles
 }
@@ -226,7 +261,8 @@ func (c *evalCtx) note(parts ...string) {
 	}
 }
 
-// info returns the memo entry of action.
+// info returns the memo entry of action (as requested: the entry holds its
+// R-EVAL-3 rewrite).
 func (c *evalCtx) info(action string) *actionInfo { return c.e.memo.lookup(c.e, action) }
 
 // action evaluates an action request in the order of the vectors header:
@@ -234,7 +270,7 @@ func (c *evalCtx) info(action string) *actionInfo { return c.e.memo.lookup(c.e, 
 // privileges → dnfof, then DLS/FLS.
 func (c *evalCtx) action(d *Decision, effBuf []string) {
 	e, req := c.e, c.req
-	ai := c.info(rewriteAction(req.Action))
+	ai := c.info(req.Action)
 	action := ai.action
 	if c.ex != nil {
 		c.ex.Action = action
@@ -337,8 +373,8 @@ func (c *evalCtx) cluster(d *Decision, ai *actionInfo) bool {
 		}
 	} else {
 		for _, g := range c.gs {
-			for _, s := range g.cluster {
-				if ai.grants(s) {
+			for _, cs := range g.cluster {
+				if ai.grantsID(cs.id, cs.set) {
 					d.Allowed = true
 					return true
 				}

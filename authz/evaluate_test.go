@@ -198,8 +198,9 @@ func allocConfig(t testing.TB, dnfof bool) *Evaluator {
 }
 
 // TestEvaluateAllocs pins the allocation-free paths of EvaluateInto with a
-// reused Decision: allowed and denied cluster and index requests, bulk
-// shard requests with their item actions, dnfof reductions, and
+// reused Decision: allowed and denied cluster and index requests (also when
+// RoleNames and IndexDetails are asked for), bulk shard requests with their
+// item actions, dnfof reductions, and
 // HasIndexPrivilege and HasClusterPrivilege allocate nothing, and so do templates of the form
 // prefix${user.name}suffix. Rendering any other templated index pattern
 // allocates its render cache and the rendered string; the engine tries
@@ -254,6 +255,12 @@ func TestEvaluateAllocs(t *testing.T) {
 					t.Errorf("HasClusterPrivilege: %v allocs per run, want 0", n)
 				}
 			}
+			if tc.maxAllocs == 0 {
+				full := func() { tc.e.EvaluateInto(&tc.req, &d); d.RoleNames(); d.IndexDetails() }
+				if n := testing.AllocsPerRun(200, full); n != 0 {
+					t.Errorf("EvaluateInto with RoleNames and IndexDetails: %v allocs per run, want 0", n)
+				}
+			}
 			if !d.Allowed {
 				buf := make([]byte, 0, 256)
 				if n := testing.AllocsPerRun(200, func() { buf = d.AppendReason(buf[:0]) }); n != 0 {
@@ -277,8 +284,8 @@ func sameDecision(a, b *Decision) string {
 	if a.ReasonText() != b.ReasonText() {
 		add("reason %q vs %q", a.ReasonText(), b.ReasonText())
 	}
-	if !slices.Equal(a.Roles, b.Roles) {
-		add("roles %q vs %q", a.Roles, b.Roles)
+	if ra, rb := a.RoleNames(), b.RoleNames(); !slices.Equal(ra, rb) && !(len(ra) == 0 && len(rb) == 0) {
+		add("roles %q vs %q", ra, rb)
 	}
 	if !slices.Equal(a.Missing, b.Missing) {
 		add("missing %q vs %q", a.Missing, b.Missing)
@@ -286,7 +293,7 @@ func sameDecision(a, b *Decision) string {
 	if (a.EffectiveIndices == nil) != (b.EffectiveIndices == nil) || !slices.Equal(a.EffectiveIndices, b.EffectiveIndices) {
 		add("effective %q vs %q", a.EffectiveIndices, b.EffectiveIndices)
 	}
-	if !maps.EqualFunc(a.Indices, b.Indices, func(x, y IndexDecision) bool {
+	if !maps.EqualFunc(a.IndexDetails(), b.IndexDetails(), func(x, y IndexDecision) bool {
 		return x.Allowed == y.Allowed && x.SystemIndex == y.SystemIndex && slices.Equal(x.Missing, y.Missing) &&
 			slices.Equal(x.DLS, y.DLS) && slices.Equal(x.FLS, y.FLS) && slices.Equal(x.MaskedFields, y.MaskedFields)
 	}) {

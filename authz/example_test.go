@@ -41,7 +41,8 @@ func Example() {
 }
 
 // ExampleEvaluator_EvaluateInto decides with a reused Decision, which
-// allocates nothing, and renders the 403 text only when it is needed.
+// allocates nothing, and renders the roles and the 403 text only when they
+// are needed.
 func ExampleEvaluator_EvaluateInto() {
 	cfg := authz.NewConfig()
 	cfg.Roles["monitor"] = authz.Role{ClusterPermissions: []string{"cluster:monitor/*"}}
@@ -53,14 +54,14 @@ func ExampleEvaluator_EvaluateInto() {
 	var d authz.Decision
 	for _, action := range []string{"cluster:monitor/health", "cluster:admin/settings/update"} {
 		e.EvaluateInto(&authz.Request{Subject: authz.Subject{Name: "bob", BackendRoles: []string{"ops"}}, Action: action}, &d)
-		fmt.Println(action, d.Allowed)
+		fmt.Println(action, d.Allowed, d.RoleNames())
 		if !d.Allowed {
 			fmt.Println(d.ReasonText())
 		}
 	}
 	// Output:
-	// cluster:monitor/health true
-	// cluster:admin/settings/update false
+	// cluster:monitor/health true [monitor]
+	// cluster:admin/settings/update false [monitor]
 	// no permissions for [cluster:admin/settings/update] and User [name=bob, backend_roles=[ops], requestedTenant=null]
 }
 

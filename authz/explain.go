@@ -2,7 +2,6 @@ package authz
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -170,9 +169,9 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 }
 
 // keyMaps reports whether the exact mapping key maps role id.
-func (e *Evaluator) keyMaps(m map[string]int32, key string, id int32) bool {
-	gi, ok := m[key]
-	return ok && slices.Contains(e.grants[gi].ids, id)
+func (e *Evaluator) keyMaps(m map[string]*grant, key string, id int32) bool {
+	g, ok := m[key]
+	return ok && g.hasRole(id)
 }
 
 // roleWarnings lists R-PAT-4 and R-AG-3 problems of one role.

@@ -14,21 +14,79 @@ import (
 // roles they stand for: the ~900 identical auditor roles of the large bench
 // workload collapse into one grant with two entries.
 //
-// The layout serves the decision loop: ranks and names sit next to the ids
-// so merging touches only the grant, and entries are values with the common
-// index pattern shapes inline, so checking an entry rarely leaves the array.
+// The layout serves the decision loop, whose cost on large configurations
+// is cache misses: the map values are *grant, each role is one roleRef
+// (rank, name, id side by side), entries are values with the common index
+// pattern shapes inline, their literals packed into one string, and the
+// cluster sets carry their memo ids.
 type grant struct {
-	ids   []int32  // role ids, in name order
-	ranks []uint64 // ranks[i] = Evaluator.rank[ids[i]]
-	names []string // names[i] = Evaluator.names[ids[i]]
+	refs  []roleRef // the roles, in name order
+	names []string  // names[i] = refs[i].name, for one memmove into Decision.Roles
 	// cluster and entries are deduplicated by interned identity.
-	cluster []*actionSet
+	cluster []grantSet
 	entries []grantEntry
 	// restricted is set when some role carries DLS, FLS or masking: then
 	// DLS/FLS collection walks the roles themselves.
 	restricted bool
 	// templated is set when some entry has a templated index pattern.
 	templated bool
+}
+
+// grantSet is a cluster action set with its memo id inline.
+type grantSet struct {
+	id  uint32
+	set *actionSet
+}
+
+// roleIDs returns the grant's role ids, in name order.
+func (g *grant) roleIDs() []int32 {
+	ids := make([]int32, len(g.refs))
+	for i := range g.refs {
+		ids[i] = g.refs[i].id
+	}
+	return ids
+}
+
+// hasRole reports whether the grant includes role id.
+func (g *grant) hasRole(id int32) bool {
+	for i := range g.refs {
+		if g.refs[i].id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// packLiterals copies the inline literals of g's entries into one string,
+// so matching reads them from a line or two instead of one line each.
+func (g *grant) packLiterals() {
+	n := 0
+	for i := range g.entries {
+		if ge := &g.entries[i]; ge.n != noInline {
+			for k := range int(ge.n) {
+				n += len(ge.lits[k])
+			}
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range g.entries {
+		if ge := &g.entries[i]; ge.n != noInline {
+			for k := range int(ge.n) {
+				b.WriteString(ge.lits[k])
+			}
+		}
+	}
+	arena, off := b.String(), 0
+	for i := range g.entries {
+		if ge := &g.entries[i]; ge.n != noInline {
+			for k := range int(ge.n) {
+				l := len(ge.lits[k])
+				ge.lits[k] = arena[off : off+l]
+				off += l
+			}
+		}
+	}
 }
 
 // inlinePatterns is the number of index patterns a grantEntry holds inline.
@@ -40,6 +98,7 @@ type grantEntry struct {
 	// n is the number of inline patterns, or noInline when ent.patterns and
 	// ent.templates must be consulted.
 	n     uint8
+	tpl   bool // ent has templated patterns
 	kinds [inlinePatterns]patternKind
 	lits  [inlinePatterns]string
 	ent   *indexEntry
@@ -48,7 +107,7 @@ type grantEntry struct {
 const noInline = 0xff
 
 func newGrantEntry(ent *indexEntry) grantEntry {
-	ge := grantEntry{set: ent.set, ent: ent, n: noInline}
+	ge := grantEntry{set: ent.set, ent: ent, n: noInline, tpl: len(ent.templates) > 0}
 	ps := &ent.patterns
 	if len(ent.templates) > 0 || ps.exactMap != nil {
 		return ge
@@ -146,24 +205,24 @@ func (b *grantBuilder) next() uint32 {
 func (b *grantBuilder) build(ids []int32) *grant {
 	e := b.e
 	st := b.next()
-	g := &grant{ids: make([]int32, 0, len(ids))}
+	unique := make([]int32, 0, len(ids))
 	for _, id := range ids {
-		if b.roleSeen[id] == st {
-			continue
+		if b.roleSeen[id] != st {
+			b.roleSeen[id] = st
+			unique = append(unique, id)
 		}
-		b.roleSeen[id] = st
-		g.ids = append(g.ids, id)
 	}
-	e.sortByRank(g.ids)
-	e.fillNames(g)
-	for _, id := range g.ids {
+	e.sortByRank(unique)
+	g := &grant{}
+	e.fillRoles(g, unique)
+	for _, id := range unique {
 		r := e.roles[id]
 		if r == nil {
 			continue
 		}
 		if s := r.cluster; b.setSeen[s.id] != st {
 			b.setSeen[s.id] = st
-			g.cluster = append(g.cluster, s)
+			g.cluster = append(g.cluster, grantSet{s.id, s})
 		}
 		for k := range r.index {
 			ent := r.index[k].ent
@@ -174,6 +233,7 @@ func (b *grantBuilder) build(ids []int32) *grant {
 		}
 		g.restricted = g.restricted || r.restricted
 	}
+	g.packLiterals()
 	return g
 }
 
@@ -182,12 +242,13 @@ func (g *grant) addEntry(ent *indexEntry) {
 	g.templated = g.templated || len(ent.templates) > 0
 }
 
-// fillNames sets g.ranks and g.names from g.ids.
-func (e *Evaluator) fillNames(g *grant) {
-	g.ranks = make([]uint64, len(g.ids))
-	g.names = make([]string, len(g.ids))
-	for i, id := range g.ids {
-		g.ranks[i], g.names[i] = e.rank[id], e.names[id]
+// fillRoles sets g's roles from ids, which are in name order.
+func (e *Evaluator) fillRoles(g *grant, ids []int32) {
+	g.refs = make([]roleRef, len(ids))
+	g.names = make([]string, len(ids))
+	for i, id := range ids {
+		g.refs[i] = roleRef{rank: e.rank[id], name: e.names[id], id: id}
+		g.names[i] = e.names[id]
 	}
 }
 
@@ -208,11 +269,12 @@ func (e *Evaluator) sortByRank(ids []int32) {
 	})
 }
 
-// appendRoles sorts up to mergeSmall roles in all directly; beyond, it
-// merges up to mergeGrantsInline roles outside the largest grant into that
-// grant without allocating.
+// appendRoles merges up to mergeWays grants of mergeSmall roles in all
+// directly; beyond, it merges up to mergeGrantsInline roles outside the
+// largest grant into that grant without allocating.
 const (
 	mergeSmall        = 16
+	mergeWays         = 8
 	mergeGrantsInline = 64
 )
 
@@ -224,8 +286,8 @@ type roleRef struct {
 }
 
 // appendRoles appends the sorted, deduplicated role names (and, when ids is
-// non-nil, their ids) of the grants gs to names. A few roles are sorted
-// together; with more, the largest grant is copied in runs between the
+// non-nil, their ids) of the grants gs to names. A few short grants are
+// merged head by head; with more roles, the largest grant is copied in runs between the
 // insertion points of the others' roles, so a request mapped to hundreds of
 // roles costs a memmove plus a few binary searches rather than a comparison
 // per role.
@@ -235,46 +297,51 @@ func (e *Evaluator) appendRoles(gs []*grant, names []string, ids []int32) ([]str
 		return names, ids
 	case 1:
 		if ids != nil {
-			ids = append(ids, gs[0].ids...)
+			for i := range gs[0].refs {
+				ids = append(ids, gs[0].refs[i].id)
+			}
 		}
 		return append(names, gs[0].names...), ids
 	}
 	big, total := 0, 0
 	for i, g := range gs {
-		total += len(g.ids)
-		if len(g.ids) > len(gs[big].ids) {
+		total += len(g.refs)
+		if len(g.refs) > len(gs[big].refs) {
 			big = i
 		}
 	}
-	if total <= mergeSmall {
-		var inline [mergeSmall]roleRef
-		all := inline[:0]
-		for _, g := range gs {
-			for k, id := range g.ids {
-				all = append(all, roleRef{g.ranks[k], g.names[k], id})
-			}
-		}
-		insertionSortRefs(all)
+	if total <= mergeSmall && len(gs) <= mergeWays {
+		// A k-way merge of the few short lists, by rank: equal ranks are the
+		// same role and come out next to each other.
+		var pos [mergeWays]int
 		prev := int32(-1)
-		for i := range all {
-			if all[i].id == prev {
+		for {
+			best, rank := -1, uint64(0)
+			for k, g := range gs {
+				if p := pos[k]; p < len(g.refs) && (best < 0 || g.refs[p].rank < rank) {
+					best, rank = k, g.refs[p].rank
+				}
+			}
+			if best < 0 {
+				return names, ids
+			}
+			ref := &gs[best].refs[pos[best]]
+			pos[best]++
+			if ref.id == prev {
 				continue
 			}
-			prev = all[i].id
-			names = append(names, all[i].name)
+			prev = ref.id
+			names = append(names, ref.name)
 			if ids != nil {
 				ids = append(ids, prev)
 			}
 		}
-		return names, ids
 	}
 	var inline [mergeGrantsInline]roleRef
 	small := inline[:0]
 	for i, g := range gs {
 		if i != big {
-			for k, id := range g.ids {
-				small = append(small, roleRef{g.ranks[k], g.names[k], id})
-			}
+			small = append(small, g.refs...)
 		}
 	}
 	insertionSortRefs(small)
@@ -287,13 +354,15 @@ func (e *Evaluator) appendRoles(gs []*grant, names []string, ids []int32) ([]str
 		}
 		prev = ref.id
 		// First position in L[i:] whose rank is ≥ ref's.
-		p := i + sort.Search(len(L.ranks)-i, func(k int) bool { return L.ranks[i+k] >= ref.rank })
+		p := i + sort.Search(len(L.refs)-i, func(k int) bool { return L.refs[i+k].rank >= ref.rank })
 		names = append(names, L.names[i:p]...)
 		if ids != nil {
-			ids = append(ids, L.ids[i:p]...)
+			for k := i; k < p; k++ {
+				ids = append(ids, L.refs[k].id)
+			}
 		}
 		i = p
-		if p < len(L.ids) && L.ids[p] == ref.id {
+		if p < len(L.refs) && L.refs[p].id == ref.id {
 			continue // in both: L's copy is appended with the next run
 		}
 		names = append(names, ref.name)
@@ -303,7 +372,9 @@ func (e *Evaluator) appendRoles(gs []*grant, names []string, ids []int32) ([]str
 	}
 	names = append(names, L.names[i:]...)
 	if ids != nil {
-		ids = append(ids, L.ids[i:]...)
+		for k := i; k < len(L.refs); k++ {
+			ids = append(ids, L.refs[k].id)
+		}
 	}
 	return names, ids
 }

@@ -79,19 +79,17 @@ func (c *evalCtx) rendered(t *templatePattern) *pattern {
 	return &p
 }
 
-// fillEntry sets the cells ent grants: cells[i*len(required)+j] when
-// required[j] is granted on indices[i] (R-EVAL-7). inline, when non-nil,
-// is ent as a grant holds it (its patterns may be inline). onGrant, when
-// non-nil, is told of every cell set (explain). It returns the number of
-// cells set.
-func (c *evalCtx) fillEntry(ent *indexEntry, inline *grantEntry, indices []string, required []*actionInfo, cells []bool, onGrant func(idx, action string)) int {
+// fillEntry sets the cells ge grants: cells[i*len(required)+j] when
+// required[j] is granted on indices[i] (R-EVAL-7). onGrant, when non-nil,
+// is told of every cell set (explain). It returns the number of cells set.
+func (c *evalCtx) fillEntry(ge *grantEntry, indices []string, required []*actionInfo, cells []bool, onGrant func(idx, action string)) int {
 	nr := len(required)
 	set := 0
 	// With the patterns inline and no alias or data stream to try, the
 	// entry decides from the grant's array alone.
-	direct := inline != nil && inline.n != noInline && c.req.IndexParents == nil
+	direct := ge.n != noInline && c.req.IndexParents == nil
 	for j, ai := range required {
-		if !ai.grantsID(ent.set, ent.actions) {
+		if !ai.grantEntryGrants(ge) {
 			continue
 		}
 		for i, idx := range indices {
@@ -100,10 +98,10 @@ func (c *evalCtx) fillEntry(ent *indexEntry, inline *grantEntry, indices []strin
 				continue
 			}
 			if direct {
-				if !inline.match(idx) {
+				if !ge.match(idx) {
 					continue
 				}
-			} else if !c.entryMatchesIndex(ent, idx) {
+			} else if !c.entryMatchesIndex(ge.ent, idx) {
 				continue
 			}
 			cells[cell] = true
@@ -124,23 +122,45 @@ func (c *evalCtx) fillEntry(ent *indexEntry, inline *grantEntry, indices []strin
 func (c *evalCtx) fillCells(indices []string, required []*actionInfo, cells []bool) int {
 	left := len(cells)
 	if !c.slow {
-		// Entries with templates go last: rendering allocates, and the
-		// others often complete the table first.
-		passes := 1
-		for _, g := range c.gs {
-			if g.templated {
-				passes = 2
-				break
-			}
-		}
-		for pass := range passes {
+		// First the entries whose patterns are inline, for one required
+		// action (the common case) in a tight loop; then the others, and
+		// entries with templates last: rendering allocates, and the others
+		// often complete the table first.
+		rest := false
+		if len(required) == 1 && c.req.IndexParents == nil {
+			ai := required[0]
 			for _, g := range c.gs {
 				for k := range g.entries {
 					ge := &g.entries[k]
-					if (len(ge.ent.templates) > 0) != (pass == 1) && passes == 2 {
+					if ge.n == noInline {
+						rest = true
 						continue
 					}
-					if left -= c.fillEntry(ge.ent, ge, indices, required, cells, nil); left == 0 {
+					if !ai.grantEntryGrants(ge) {
+						continue
+					}
+					for i, idx := range indices {
+						if !cells[i] && ge.match(idx) {
+							cells[i] = true
+							if left--; left == 0 {
+								return 0
+							}
+						}
+					}
+				}
+			}
+			if !rest {
+				return left
+			}
+		}
+		for pass := range 2 {
+			for _, g := range c.gs {
+				for k := range g.entries {
+					ge := &g.entries[k]
+					if rest && ge.n != noInline || ge.tpl != (pass == 1) {
+						continue // done above, or not in this pass
+					}
+					if left -= c.fillEntry(ge, indices, required, cells, nil); left == 0 {
 						return 0
 					}
 				}
@@ -160,7 +180,8 @@ func (c *evalCtx) fillCells(indices []string, required []*actionInfo, cells []bo
 			if c.ex != nil {
 				onGrant = func(idx, action string) { c.ex.addIndexGrant(c, r, re, idx, action) }
 			}
-			if left -= c.fillEntry(re.ent, nil, indices, required, cells, onGrant); left == 0 {
+			ge := grantEntry{set: re.ent.set, n: noInline, ent: re.ent}
+			if left -= c.fillEntry(&ge, indices, required, cells, onGrant); left == 0 {
 				return 0
 			}
 		}
@@ -292,13 +313,33 @@ func allTrue(b []bool) bool {
 	return true
 }
 
-// recordIndexCells fills Decision.Indices with the per-index outcome. The
-// Missing lists share one backing array that d keeps for the next call.
+// recordIndexCells keeps the check table of a denied or reduced request in
+// d for IndexDetails (copying the cells and action names into d's reused
+// buffers, referencing indices).
 func (c *evalCtx) recordIndexCells(d *Decision, indices []string, required []*actionInfo, cells []bool) {
+	d.tableIdx = indices
+	d.tableReq = d.tableReq[:0]
+	for _, ai := range required {
+		d.tableReq = append(d.tableReq, ai.action)
+	}
+	d.tableCells = append(d.tableCells[:0], cells...)
+	d.tablePending = true
+}
+
+// IndexDetails returns Indices, first recording in it the per-index
+// outcome (Allowed, Missing) of a denied or dnfof-reduced index request
+// that EvaluateInto left pending. The Missing lists share one backing array
+// that d reuses. The indices of the request must not have been changed
+// since EvaluateInto.
+func (d *Decision) IndexDetails() map[string]IndexDecision {
+	if !d.tablePending {
+		return d.Indices
+	}
+	d.tablePending = false
 	d.useIndices()
-	nr := len(required)
+	nr := len(d.tableReq)
 	missing := 0
-	for _, ok := range cells {
+	for _, ok := range d.tableCells {
 		if !ok {
 			missing++
 		}
@@ -307,12 +348,12 @@ func (c *evalCtx) recordIndexCells(d *Decision, indices []string, required []*ac
 	if cap(all) < missing {
 		all = make([]string, 0, missing)
 	}
-	for i, idx := range indices {
+	for i, idx := range d.tableIdx {
 		id := d.Indices[idx]
 		start := len(all)
-		for j, ai := range required {
-			if !cells[i*nr+j] {
-				all = append(all, ai.action)
+		for j, a := range d.tableReq {
+			if !d.tableCells[i*nr+j] {
+				all = append(all, a)
 			}
 		}
 		id.Allowed = len(all) == start
@@ -323,6 +364,7 @@ func (c *evalCtx) recordIndexCells(d *Decision, indices []string, required []*ac
 		d.Indices[idx] = id
 	}
 	d.missingBuf = all
+	return d.Indices
 }
 
 // collectRestrictions computes DLS, FLS and masked fields per index

@@ -11,25 +11,30 @@ import (
 // interned action set whether the set grants it, learned lazily. One
 // actionInfo belongs to one Evaluator.
 type actionInfo struct {
-	action    string
-	explicit  bool // R-EVAL-12: never granted by a bare "*"
-	cluster   bool // R-EVAL-4
-	dnfof     bool // R-EVAL-9 list
-	sysDenied bool // R-SYS-4 list, under this Evaluator's settings
-	restore   bool // R-EVAL-13
-	// known and yes are bitsets over actionSet ids: bit i of known says the
-	// answer for set i has been computed, bit i of yes is that answer. yes
-	// is always written before known, and readers load known first, so a
-	// reader that sees a known bit also sees its answer. Racing writers
-	// compute the same answer, so the OR-updates commute. Both are nil for
-	// an action the memo had no room for: then every answer is computed.
-	known, yes []atomic.Uint64
+	key       string // the action as requested (the memo key)
+	action    string // after the R-EVAL-3 rewrite
+	explicit  bool   // R-EVAL-12: never granted by a bare "*"
+	cluster   bool   // R-EVAL-4
+	dnfof     bool   // R-EVAL-9 list
+	sysDenied bool   // R-SYS-4 list, under this Evaluator's settings
+	restore   bool   // R-EVAL-13
+	// bits holds two bitsets over actionSet ids, interleaved so that both
+	// words of a set share a cache line: bit i%64 of bits[2*(i/64)] ("known")
+	// says the answer for set i has been computed, the same bit of
+	// bits[2*(i/64)+1] ("yes") is that answer. yes is always written before
+	// known, and readers load known first, so a reader that sees a known
+	// bit also sees its answer. Racing writers compute the same answer, so
+	// the OR-updates commute. bits is nil for an action the memo had no
+	// room for: then every answer is computed.
+	bits []atomic.Uint64
 }
 
-// newActionInfo classifies action for e; with sets > 0 it carries memo
-// bits for that many action sets.
-func newActionInfo(e *Evaluator, action string, sets int) *actionInfo {
+// newActionInfo classifies the requested action key for e; with sets > 0
+// it carries memo bits for that many action sets.
+func newActionInfo(e *Evaluator, key string, sets int) *actionInfo {
+	action := rewriteAction(key)
 	ai := &actionInfo{
+		key:       key,
 		action:    action,
 		explicit:  explicitOnly(action),
 		cluster:   isClusterAction(action),
@@ -38,9 +43,7 @@ func newActionInfo(e *Evaluator, action string, sets int) *actionInfo {
 		restore:   strings.HasPrefix(action, actionRestore),
 	}
 	if sets > 0 {
-		words := (sets + 63) / 64
-		bits := make([]atomic.Uint64, 2*words)
-		ai.known, ai.yes = bits[:words:words], bits[words:]
+		ai.bits = make([]atomic.Uint64, 2*((sets+63)/64))
 	}
 	return ai
 }
@@ -52,19 +55,31 @@ func (ai *actionInfo) grants(s *actionSet) bool { return ai.grantsID(s.id, s) }
 // entryGrants reports whether ent's action set grants the action.
 func (ai *actionInfo) entryGrants(ent *indexEntry) bool { return ai.grantsID(ent.set, ent.actions) }
 
+// grantEntryGrants is entryGrants for a grant's entry; it reads the
+// interned entry only when the memo has no answer yet.
+func (ai *actionInfo) grantEntryGrants(ge *grantEntry) bool {
+	if ai.bits != nil {
+		w, b := 2*(ge.set>>6), uint64(1)<<(ge.set&63)
+		if ai.bits[w].Load()&b != 0 {
+			return ai.bits[w+1].Load()&b != 0
+		}
+	}
+	return ai.grantsID(ge.set, ge.ent.actions)
+}
+
 func (ai *actionInfo) grantsID(id uint32, s *actionSet) bool {
-	if ai.known == nil {
+	if ai.bits == nil {
 		return s.grants(ai.action, ai.explicit)
 	}
-	w, b := id>>6, uint64(1)<<(id&63)
-	if ai.known[w].Load()&b != 0 {
-		return ai.yes[w].Load()&b != 0
+	w, b := 2*(id>>6), uint64(1)<<(id&63)
+	if ai.bits[w].Load()&b != 0 {
+		return ai.bits[w+1].Load()&b != 0
 	}
 	ok := s.grants(ai.action, ai.explicit)
 	if ok {
-		ai.yes[w].Or(b)
+		ai.bits[w+1].Or(b)
 	}
-	ai.known[w].Or(b)
+	ai.bits[w].Or(b)
 	return ok
 }
 
@@ -90,7 +105,9 @@ func newActionMemo(sets int) *actionMemo {
 	return &actionMemo{seed: maphash.MakeSeed(), sets: sets}
 }
 
-// lookup returns the actionInfo of action for e, creating it on first use.
+// lookup returns the actionInfo of the requested action (before the
+// R-EVAL-3 rewrite, which the actionInfo applies) for e, creating it on
+// first use.
 // When the table has no room left near the action's slot it returns a
 // fresh actionInfo without memo bits (allocated per call).
 func (m *actionMemo) lookup(e *Evaluator, action string) *actionInfo {
@@ -107,7 +124,7 @@ func (m *actionMemo) lookup(e *Evaluator, action string) *actionInfo {
 			}
 			ai = slot.Load()
 		}
-		if ai.action == action {
+		if ai.key == action {
 			return ai
 		}
 	}

@@ -25,7 +25,7 @@ func (e *Evaluator) HasIndexPrivilege(req *Request) bool {
 	c := evalCtx{e: e, req: req, gs: gs, ext: ext, slow: e.slowPath}
 	var cellsBuf [64]bool
 	cells := growBools(cellsBuf[:0], len(req.Indices))
-	required := [1]*actionInfo{c.info(rewriteAction(req.Action))}
+	required := [1]*actionInfo{c.info(req.Action)}
 	return c.fillCells(req.Indices, required[:], cells) == 0
 }
 
@@ -38,10 +38,10 @@ func (e *Evaluator) HasIndexPrivilege(req *Request) bool {
 func (e *Evaluator) HasClusterPrivilege(s *Subject, action string) bool {
 	var gbuf [grantsInline]*grant
 	gs, _ := e.subjectGrants(s, gbuf[:0], nil)
-	ai := e.memo.lookup(e, rewriteAction(action))
+	ai := e.memo.lookup(e, action)
 	for _, g := range gs {
 		for _, cs := range g.cluster {
-			if ai.grants(cs) {
+			if ai.grantsID(cs.id, cs.set) {
 				return true
 			}
 		}

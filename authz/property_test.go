@@ -15,8 +15,8 @@ func diffDecision(got *Decision, want *refDecision, tenantQuestion bool) string 
 	if got.Allowed != want.allowed {
 		add("allowed = %v, want %v", got.Allowed, want.allowed)
 	}
-	if !slices.Equal(got.Roles, want.roles) && !(len(got.Roles) == 0 && len(want.roles) == 0) {
-		add("roles = %q, want %q", got.Roles, want.roles)
+	if r := got.RoleNames(); !slices.Equal(r, want.roles) && !(len(r) == 0 && len(want.roles) == 0) {
+		add("roles = %q, want %q", r, want.roles)
 	}
 	if !want.allowed {
 		if !slices.Equal(got.Missing, want.missing) && !(len(got.Missing) == 0 && len(want.missing) == 0) {

@@ -33,8 +33,8 @@ func (e *Evaluator) subjectGrants(s *Subject, gs []*grant, ext []string) ([]*gra
 		}
 	}
 	if e.byMappings {
-		if gi, ok := e.byUser[s.Name]; ok {
-			gs = addGrant(gs, e.grants[gi])
+		if g, ok := e.byUser[s.Name]; ok {
+			gs = addGrant(gs, g)
 		}
 		for i := range e.userPats {
 			if e.userPats[i].p.match(s.Name) {
@@ -42,8 +42,8 @@ func (e *Evaluator) subjectGrants(s *Subject, gs []*grant, ext []string) ([]*gra
 			}
 		}
 		for _, br := range s.BackendRoles {
-			if gi, ok := e.byBackend[br]; ok {
-				gs = addGrant(gs, e.grants[gi])
+			if g, ok := e.byBackend[br]; ok {
+				gs = addGrant(gs, g)
 			}
 			for i := range e.backendPats {
 				if e.backendPats[i].p.match(br) {
@@ -83,8 +83,8 @@ func (e *Evaluator) hostGrants(host string, gs []*grant) []*grant {
 	if host == "" {
 		return gs
 	}
-	if gi, ok := e.byHost[host]; ok {
-		gs = addGrant(gs, e.grants[gi])
+	if g, ok := e.byHost[host]; ok {
+		gs = addGrant(gs, g)
 	}
 	for i := range e.hostPats {
 		if e.hostPats[i].p.match(host) {
@@ -124,7 +124,7 @@ type roleSet struct {
 func (e *Evaluator) roleSetOfGrants(gs []*grant, ext []string) roleSet {
 	n := 0
 	for _, g := range gs {
-		n += len(g.ids)
+		n += len(g.refs)
 	}
 	var rs roleSet
 	if n > 0 {
@@ -183,7 +183,7 @@ func (e *Evaluator) MappedRoles(s *Subject) []string {
 	gs, ext := e.subjectGrants(s, buf[:0], nil)
 	n := len(ext)
 	for _, g := range gs {
-		n += len(g.ids)
+		n += len(g.refs)
 	}
 	return e.appendDecisionRoles(gs, ext, make([]string, 0, n))
 }

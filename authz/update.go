@@ -110,7 +110,6 @@ func (u *updater) run() (*Evaluator, bool) {
 	e.mappings = slices.Clone(prev.mappings)
 	e.roleGrants = slices.Clone(prev.roleGrants)
 	e.mappingWarnings = slices.Clone(prev.mappingWarnings)
-	e.grants = slices.Clone(prev.grants)
 
 	if u.groupsChanged && !u.updateGroups() {
 		return nil, false
@@ -341,13 +340,13 @@ func (u *updater) keyRoles(k mappingKey) []int32 {
 
 // roleList is a copy of the roles key k maps to in prev.
 func (u *updater) roleList(k mappingKey) []int32 {
-	if gi, ok := u.keyMap(u.prev, k.field)[k.key]; ok {
-		return slices.Clone(u.prev.grants[gi].ids)
+	if g, ok := u.keyMap(u.prev, k.field)[k.key]; ok {
+		return g.roleIDs()
 	}
 	return nil
 }
 
-func (u *updater) keyMap(e *Evaluator, f mappingField) map[string]int32 {
+func (u *updater) keyMap(e *Evaluator, f mappingField) map[string]*grant {
 	switch f {
 	case fieldBackendRoles:
 		return e.byBackend
@@ -357,12 +356,13 @@ func (u *updater) keyMap(e *Evaluator, f mappingField) map[string]int32 {
 	return e.byUser
 }
 
-// rebuildKeys builds the grants of the keys collected in u.keys, adding and
-// deleting keys (on copies of the maps) as their role lists require.
+// rebuildKeys builds the grants of the keys collected in u.keys, on copies
+// of the maps it changes, adding and deleting keys as their role lists
+// require.
 func (u *updater) rebuildKeys() {
 	e := u.e
 	var owned [3]bool
-	own := func(f mappingField) map[string]int32 {
+	own := func(f mappingField) map[string]*grant {
 		if !owned[f] {
 			owned[f] = true
 			switch f {
@@ -378,17 +378,13 @@ func (u *updater) rebuildKeys() {
 	}
 	b := grantBuilder{e: e}
 	for k, ids := range u.keys {
-		gi, exists := u.keyMap(e, k.field)[k.key]
+		_, exists := u.keyMap(e, k.field)[k.key]
 		switch {
 		case len(ids) == 0 && exists:
 			delete(own(k.field), k.key)
-			e.grants[gi] = nil
 		case len(ids) == 0:
-		case exists:
-			e.grants[gi] = b.build(ids)
 		default:
-			own(k.field)[k.key] = int32(len(e.grants))
-			e.grants = append(e.grants, b.build(ids))
+			own(k.field)[k.key] = b.build(ids)
 		}
 	}
 }
