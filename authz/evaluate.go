@@ -227,8 +227,12 @@ type evalCtx struct {
 	roles []string // mapped role names, for ${user.securityRoles}; see securityRoles
 	// slow selects the role-by-role path (explain, or Evaluator.slowPath).
 	slow bool
-	tpl  *renderCache
-	ex   *Explain
+	// kibana reports (once kibanaKnown) whether some requested index starts
+	// with the dashboards index name (R-TEN-6); systemGate finds out on its
+	// pass over the indices.
+	kibana, kibanaKnown bool
+	tpl                 *renderCache
+	ex                  *Explain
 }
 
 // securityRoles returns the mapped role names (${user.securityRoles}),
@@ -279,7 +283,7 @@ func (c *evalCtx) action(d *Decision, effBuf []string) {
 
 	// R-EVAL-11: a top-level bulk is a cluster check only, unless a tenant is
 	// requested (then it takes the full path).
-	if action == actionBulk && req.Subject.RequestedTenant == "" {
+	if ai.bulk && req.Subject.RequestedTenant == "" {
 		c.cluster(d, ai)
 		return
 	}
@@ -318,9 +322,7 @@ func (c *evalCtx) action(d *Decision, effBuf []string) {
 // additional ones in the order they are added.
 func (c *evalCtx) requiredActions(ai *actionInfo, dst []*actionInfo) []*actionInfo {
 	dst = append(dst, ai)
-	switch ai.action {
-	case actionBulkShard, actionSearchShards, actionAliases, actionCreateIndex:
-	default:
+	if !ai.extra {
 		return dst
 	}
 	add := func(a string) {

@@ -14,13 +14,17 @@ func (c *evalCtx) systemGate(d *Decision, ai *actionInfo) ([]string, bool) {
 	e, req := c.e, c.req
 	action := ai.action
 	anySecurity, anySystem := false, false
+	kib := e.dyn.KibanaIndex
 	for _, idx := range req.Indices {
 		if idx == e.configIndex {
 			anySecurity = true
 		} else if e.isSystemIndex(idx) {
 			anySystem = true
 		}
+		// For tenantGate, in the same pass.
+		c.kibana = c.kibana || strings.HasPrefix(idx, kib)
 	}
+	c.kibanaKnown = true
 	if !anySecurity && !anySystem && !(ai.sysDenied && req.AllIndices) {
 		return req.Indices, true // the common case: no rule applies
 	}
@@ -118,7 +122,13 @@ func (c *evalCtx) tenantQuestion(d *Decision) {
 func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool {
 	e, req := c.e, c.req
 	s := &req.Subject
-	if !e.dyn.MultitenancyEnabled || len(indices) == 0 || !touchesKibana(indices, e.dyn.KibanaIndex) && s.RequestedTenant != privateTenant || s.Name == e.dyn.ServerUsername {
+	if !e.dyn.MultitenancyEnabled || len(indices) == 0 {
+		return false
+	}
+	if !c.kibanaKnown {
+		c.kibana, c.kibanaKnown = touchesKibana(indices, e.dyn.KibanaIndex), true
+	}
+	if !c.kibana && s.RequestedTenant != privateTenant || s.Name == e.dyn.ServerUsername {
 		return false
 	}
 	kib := e.dyn.KibanaIndex

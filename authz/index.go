@@ -129,6 +129,7 @@ func (c *evalCtx) fillCells(indices []string, required []*actionInfo, cells []bo
 		rest := false
 		if len(required) == 1 && c.req.IndexParents == nil {
 			ai := required[0]
+			bits := ai.bits
 			for _, g := range c.gs {
 				for k := range g.entries {
 					ge := &g.entries[k]
@@ -136,7 +137,13 @@ func (c *evalCtx) fillCells(indices []string, required []*actionInfo, cells []bo
 						rest = true
 						continue
 					}
-					if !ai.grantEntryGrants(ge) {
+					// ai.grantEntryGrants(ge), inlined by hand: the memo bit test.
+					w, b := 2*(ge.set>>6), uint64(1)<<(ge.set&63)
+					if bits != nil && bits[w].Load()&b != 0 {
+						if bits[w+1].Load()&b == 0 {
+							continue
+						}
+					} else if !ai.grantsID(ge.set, ge.ent.actions) {
 						continue
 					}
 					for i, idx := range indices {
@@ -192,16 +199,16 @@ func (c *evalCtx) fillCells(indices []string, required []*actionInfo, cells []bo
 // allGranted reports whether action is granted on every index.
 func (c *evalCtx) allGranted(indices []string, action string) bool {
 	var cellsBuf [64]bool
-	cells := growBools(cellsBuf[:0], len(indices))
+	cells := boolsOf(&cellsBuf, len(indices))
 	required := [1]*actionInfo{c.info(action)}
 	return c.fillCells(indices, required[:], cells) == 0
 }
 
-func growBools(buf []bool, n int) []bool {
-	if cap(buf) >= n {
-		buf = buf[:n]
-		clear(buf)
-		return buf
+// boolsOf returns n false cells: the caller's fresh (zeroed) buffer when it
+// is large enough.
+func boolsOf(buf *[64]bool, n int) []bool {
+	if n <= len(buf) {
+		return buf[:n]
 	}
 	return make([]bool, n)
 }
@@ -260,7 +267,7 @@ func (c *evalCtx) indexCheck(d *Decision, indices []string, required []*actionIn
 	}
 	var cellsBuf [64]bool
 	nr := len(required)
-	cells := growBools(cellsBuf[:0], len(indices)*nr)
+	cells := boolsOf(&cellsBuf, len(indices)*nr)
 	if c.fillCells(indices, required, cells) == 0 {
 		d.Allowed = true
 		c.collectRestrictions(d, indices)

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 )
 
-// actionInfo is what the evaluator knows about one action string (after
-// the R-EVAL-3 rewrite): its classification, computed once, and per
+// actionInfo is what the evaluator knows about one requested action
+// string: its R-EVAL-3 rewrite and classification, computed once, and per
 // interned action set whether the set grants it, learned lazily. One
 // actionInfo belongs to one Evaluator.
 type actionInfo struct {
@@ -18,6 +18,11 @@ type actionInfo struct {
 	dnfof     bool   // R-EVAL-9 list
 	sysDenied bool   // R-SYS-4 list, under this Evaluator's settings
 	restore   bool   // R-EVAL-13
+	bulk      bool   // the top-level bulk action (R-EVAL-11)
+	// extra is set for the actions that require more than themselves
+	// (R-EVAL-6: bulk shard items, search shards, alias removal, create
+	// with aliases).
+	extra bool
 	// bits holds two bitsets over actionSet ids, interleaved so that both
 	// words of a set share a cache line: bit i%64 of bits[2*(i/64)] ("known")
 	// says the answer for set i has been computed, the same bit of
@@ -41,6 +46,11 @@ func newActionInfo(e *Evaluator, key string, sets int) *actionInfo {
 		dnfof:     isDnfofAction(action),
 		sysDenied: e.isSystemDeniedAction(action),
 		restore:   strings.HasPrefix(action, actionRestore),
+		bulk:      action == actionBulk,
+	}
+	switch action {
+	case actionBulkShard, actionSearchShards, actionAliases, actionCreateIndex:
+		ai.extra = true
 	}
 	if sets > 0 {
 		ai.bits = make([]atomic.Uint64, 2*((sets+63)/64))
@@ -56,13 +66,11 @@ func (ai *actionInfo) grants(s *actionSet) bool { return ai.grantsID(s.id, s) }
 func (ai *actionInfo) entryGrants(ent *indexEntry) bool { return ai.grantsID(ent.set, ent.actions) }
 
 // grantEntryGrants is entryGrants for a grant's entry; it reads the
-// interned entry only when the memo has no answer yet.
+// interned entry only when the memo has no answer yet. It is small enough
+// to be inlined into the decision loop.
 func (ai *actionInfo) grantEntryGrants(ge *grantEntry) bool {
-	if ai.bits != nil {
-		w, b := 2*(ge.set>>6), uint64(1)<<(ge.set&63)
-		if ai.bits[w].Load()&b != 0 {
-			return ai.bits[w+1].Load()&b != 0
-		}
+	if w := 2 * (ge.set >> 6); ai.bits != nil && ai.bits[w].Load()&(1<<(ge.set&63)) != 0 {
+		return ai.bits[w+1].Load()&(1<<(ge.set&63)) != 0
 	}
 	return ai.grantsID(ge.set, ge.ent.actions)
 }

@@ -24,7 +24,7 @@ func (e *Evaluator) HasIndexPrivilege(req *Request) bool {
 	gs, ext := e.subjectGrants(&req.Subject, gbuf[:0], nil)
 	c := evalCtx{e: e, req: req, gs: gs, ext: ext, slow: e.slowPath}
 	var cellsBuf [64]bool
-	cells := growBools(cellsBuf[:0], len(req.Indices))
+	cells := boolsOf(&cellsBuf, len(req.Indices))
 	required := [1]*actionInfo{c.info(req.Action)}
 	return c.fillCells(req.Indices, required[:], cells) == 0
 }
