@@ -352,8 +352,10 @@ func BenchmarkUpdate(b *testing.B) {
 // TestUpdateLarge applies each BenchmarkUpdate change to the large workload
 // and checks that the result decides the workload as a fresh Compile does.
 func TestUpdateLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large workload: skipped with -short")
+	if testing.Short() || raceEnabled {
+		// Under -race the compiles take minutes; TestUpdateMatchesCompile
+		// runs the same code paths there.
+		t.Skip("large workload: skipped with -short and -race")
 	}
 	cfg := loadBenchConfig(t, "large")
 	reqs, _ := loadBenchRequests(t, "large")
@@ -376,11 +378,7 @@ func TestUpdateLarge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			step := 1
-			if raceEnabled {
-				step = 10
-			}
-			for i := 0; i < len(reqs); i += step {
+			for i := range reqs {
 				a, b := e.Evaluate(&reqs[i]), want.Evaluate(&reqs[i])
 				if diff := sameDecision(&a, &b); diff != "" {
 					t.Fatalf("request %d: %s", i, diff)

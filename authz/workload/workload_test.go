@@ -15,8 +15,8 @@ var benchDir = filepath.Join("..", "..", "..", "shared", "bench")
 func TestRunBench(t *testing.T) {
 	for _, size := range []string{"small", "medium", "large"} {
 		t.Run(size, func(t *testing.T) {
-			if size != "small" && testing.Short() {
-				t.Skip("short")
+			if size != "small" && (testing.Short() || raceEnabled) {
+				t.Skip("medium and large are skipped with -short and -race (the small run covers the code)")
 			}
 			dir := filepath.Join(benchDir, size)
 			if _, err := os.Stat(dir); err != nil {
