@@ -43,13 +43,16 @@ type Evaluator struct {
 	// Role mappings (R-MAP-4..6): exact names map to grants (the merged
 	// grant of every role the key maps to); wildcard and regex entries and
 	// and_backend_roles are scanned per request.
-	byUser      map[string]*grant
-	byBackend   map[string]*grant
-	byHost      map[string]*grant
-	userPats    []mappingPattern
-	backendPats []mappingPattern
-	hostPats    []mappingPattern
-	andMappings []andMapping
+	byUser    map[string]*grant
+	byBackend map[string]*grant
+	byHost    map[string]*grant
+	// userKeys, backendKeys and hostKeys hold the same as the maps above
+	// for the decision path (keyTable).
+	userKeys, backendKeys, hostKeys *keyTable
+	userPats                        []mappingPattern
+	backendPats                     []mappingPattern
+	hostPats                        []mappingPattern
+	andMappings                     []andMapping
 	// mappingWarnings[id] are the problems of names[id]'s mapping.
 	mappingWarnings [][]string
 
@@ -188,6 +191,7 @@ func Compile(cfg *Config, s Settings) (*Evaluator, error) {
 	e.compileMappings()
 	e.userRoles = directRoles(cfg.InternalUsers)
 	e.tab.baseSets, e.tab.baseEntries = len(e.tab.sets), len(e.tab.entries)
+	e.userKeys, e.backendKeys, e.hostKeys = newKeyTable(e.byUser), newKeyTable(e.byBackend), newKeyTable(e.byHost)
 	e.finish()
 	return e, nil
 }

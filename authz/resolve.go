@@ -33,7 +33,7 @@ func (e *Evaluator) subjectGrants(s *Subject, gs []*grant, ext []string) ([]*gra
 		}
 	}
 	if e.byMappings {
-		if g, ok := e.byUser[s.Name]; ok {
+		if g := e.userKeys.get(s.Name); g != nil {
 			gs = addGrant(gs, g)
 		}
 		for i := range e.userPats {
@@ -42,7 +42,7 @@ func (e *Evaluator) subjectGrants(s *Subject, gs []*grant, ext []string) ([]*gra
 			}
 		}
 		for _, br := range s.BackendRoles {
-			if g, ok := e.byBackend[br]; ok {
+			if g := e.backendKeys.get(br); g != nil {
 				gs = addGrant(gs, g)
 			}
 			for i := range e.backendPats {
@@ -83,7 +83,7 @@ func (e *Evaluator) hostGrants(host string, gs []*grant) []*grant {
 	if host == "" {
 		return gs
 	}
-	if g, ok := e.byHost[host]; ok {
+	if g := e.hostKeys.get(host); g != nil {
 		gs = addGrant(gs, g)
 	}
 	for i := range e.hostPats {

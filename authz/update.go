@@ -387,4 +387,13 @@ func (u *updater) rebuildKeys() {
 			own(k.field)[k.key] = b.build(ids)
 		}
 	}
+	if owned[fieldUsers] {
+		e.userKeys = newKeyTable(e.byUser)
+	}
+	if owned[fieldBackendRoles] {
+		e.backendKeys = newKeyTable(e.byBackend)
+	}
+	if owned[fieldHosts] {
+		e.hostKeys = newKeyTable(e.byHost)
+	}
 }

@@ -1,0 +1,54 @@
+package authz
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// TestKeyTable checks the table against a Go map over keys of every length
+// class: empty, short, exactly 16 bytes, long with a shared 16-byte prefix,
+// keys that differ only by trailing NUL bytes.
+func TestKeyTable(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 1))
+	m := map[string]*grant{}
+	var keys []string
+	add := func(k string) {
+		if _, ok := m[k]; !ok {
+			m[k] = &grant{}
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range []string{"", "a", "a\x00", "team96-readers", "0123456789abcdef", "0123456789abcdefX", "0123456789abcdefY", strings.Repeat("x", 40)} {
+		add(k)
+	}
+	const word = "abcdefghijklmnopqrstuvwxyz0123"
+	for i := range len(word) + 1 {
+		add(word[:i])
+		add(word[:i] + "\x00")
+	}
+	for range 3000 {
+		add(fmt.Sprintf("%s%d", strings.Repeat("k", r.IntN(24)), r.IntN(5000)))
+	}
+	tab := newKeyTable(m)
+	for _, k := range keys {
+		if got := tab.get(k); got != m[k] {
+			t.Fatalf("get(%q) = %p, want %p", k, got, m[k])
+		}
+	}
+	for i := range len(word) {
+		if got := tab.get(word[1 : i+1]); got != m[word[1:i+1]] {
+			t.Fatalf("get(%q) = %p, want %p", word[1:i+1], got, m[word[1:i+1]])
+		}
+	}
+	for _, k := range []string{"b", "a\x00\x00", "team96-reader", "0123456789abcdefZ", "0123456789abcde", strings.Repeat("x", 41), "k"} {
+		if got := tab.get(k); got != m[k] {
+			t.Fatalf("get(%q) = %p, want %p (absent)", k, got, m[k])
+		}
+	}
+	if empty := newKeyTable(nil); empty.get("x") != nil {
+		t.Fatal("empty table found a key")
+	}
+}
