@@ -256,6 +256,7 @@ func (e *Evaluator) finish() {
 	}
 	e.warnings = append(w, e.warnPost...)
 	e.memo = newActionMemo(len(e.tab.sets))
+	e.memo.prefill(e)
 }
 
 // Warnings returns the problems Compile found that do not stop evaluation:

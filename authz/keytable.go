@@ -1,6 +1,9 @@
 package authz
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // keyTable maps the exact keys of role mappings (user names, backend roles,
 // hosts) to their grants on the decision path. Go's maps cost three cache
@@ -13,8 +16,8 @@ import "math/bits"
 // The hash needs no secret seed: the table is built from the configuration
 // and never grows, so crafted lookups can only walk the probe chains that
 // the configuration's keys already form. The Go maps stay the source of
-// truth (Update edits copies of them); a table is rebuilt whenever its map
-// changes.
+// truth (Update edits copies of them), and Update applies the same edits
+// to a copy of the table (with).
 type keyTable struct {
 	mask  uint64
 	slots []keySlot
@@ -105,4 +108,108 @@ func (t *keyTable) get(key string) *grant {
 			return s.g
 		}
 	}
+}
+
+// with returns a copy of t with the keys of changes set to their grants,
+// or deleted where the grant is nil. The copy shares nothing with t. When
+// the table would get fuller than half, it is rebuilt from full (the map
+// after the changes).
+func (t *keyTable) with(changes map[string]*grant, full map[string]*grant) *keyTable {
+	live := 0
+	for i := range t.slots {
+		if t.slots[i].g != nil {
+			live++
+		}
+	}
+	for k, g := range changes {
+		if g != nil && t.get(k) == nil {
+			live++
+		}
+	}
+	if 2*live > len(t.slots) {
+		return newKeyTable(full)
+	}
+	n := &keyTable{mask: t.mask, slots: slices.Clone(t.slots), long: slices.Clone(t.long)}
+	for k, g := range changes {
+		if g == nil {
+			n.delete(k)
+		} else {
+			n.set(k, g)
+		}
+	}
+	return n
+}
+
+// find returns the slot of key or of the empty slot ending its probe chain.
+func (t *keyTable) find(key string) (uint64, bool) {
+	lo, hi, h := keyWords(key)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.g == nil {
+			return i, false
+		}
+		if s.lo == lo && s.hi == hi && s.n == len(key) && (len(key) <= 16 || t.long[i] == key) {
+			return i, true
+		}
+	}
+}
+
+func (t *keyTable) set(key string, g *grant) {
+	i, ok := t.find(key)
+	if ok {
+		t.slots[i].g = g
+		return
+	}
+	lo, hi, _ := keyWords(key)
+	t.slots[i] = keySlot{lo: lo, hi: hi, n: len(key), g: g}
+	if len(key) > 16 {
+		if t.long == nil {
+			t.long = make([]string, len(t.slots))
+		}
+		t.long[i] = key
+	}
+}
+
+// delete removes key with backward-shift deletion: the entries after it in
+// its probe run move back where their own chains allow, so no tombstones
+// are needed.
+func (t *keyTable) delete(key string) {
+	i, ok := t.find(key)
+	if !ok {
+		return
+	}
+	for j := (i + 1) & t.mask; t.slots[j].g != nil; j = (j + 1) & t.mask {
+		home := t.slotHash(j) & t.mask
+		// Move j to the hole i unless its home lies cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			t.slots[i] = t.slots[j]
+			if t.long != nil {
+				t.long[i] = t.long[j]
+			}
+			i = j
+		}
+	}
+	t.slots[i] = keySlot{}
+	if t.long != nil {
+		t.long[i] = ""
+	}
+}
+
+// slotHash recomputes the hash of the key in slot i.
+func (t *keyTable) slotHash(i uint64) uint64 {
+	s := &t.slots[i]
+	if s.n > 16 {
+		_, _, h := keyWords(t.long[i])
+		return h
+	}
+	var b [16]byte
+	for k := range s.n {
+		if k < 8 {
+			b[k] = byte(s.lo >> (8 * k))
+		} else {
+			b[k] = byte(s.hi >> (8 * (k - 8)))
+		}
+	}
+	_, _, h := keyWords(string(b[:s.n]))
+	return h
 }

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -50,5 +51,50 @@ func TestKeyTable(t *testing.T) {
 	}
 	if empty := newKeyTable(nil); empty.get("x") != nil {
 		t.Fatal("empty table found a key")
+	}
+}
+
+// TestKeyTableWith applies random sets and deletes through with (small
+// tables, so probe runs wrap around) and checks every key after each step,
+// and that the previous table is unchanged.
+func TestKeyTableWith(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 2))
+	for run := range 50 {
+		m := map[string]*grant{}
+		tab := newKeyTable(m)
+		universe := make([]string, 40)
+		for i := range universe {
+			universe[i] = fmt.Sprintf("%s%d", strings.Repeat("u", r.IntN(20)), i)
+		}
+		for step := range 60 {
+			changes := map[string]*grant{}
+			for range 1 + r.IntN(4) {
+				k := universe[r.IntN(len(universe))]
+				if r.IntN(3) == 0 {
+					changes[k] = nil
+				} else {
+					changes[k] = &grant{}
+				}
+			}
+			next := maps.Clone(m)
+			for k, g := range changes {
+				if g == nil {
+					delete(next, k)
+				} else {
+					next[k] = g
+				}
+			}
+			prevTab, prevMap := tab, m
+			tab, m = tab.with(changes, next), next
+			for _, k := range universe {
+				if got := tab.get(k); got != m[k] {
+					t.Fatalf("seed %d run %d step %d: get(%q) = %p, want %p", seed, run, step, k, got, m[k])
+				}
+				if got := prevTab.get(k); got != prevMap[k] {
+					t.Fatalf("seed %d run %d step %d: previous table changed for %q", seed, run, step, k)
+				}
+			}
+		}
 	}
 }

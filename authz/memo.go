@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync/atomic"
 )
@@ -104,13 +103,12 @@ const (
 // actionInfo, safe for concurrent use: lookups are atomic loads, inserts a
 // compare-and-swap into an empty slot. It never locks and never evicts.
 type actionMemo struct {
-	seed  maphash.Seed
 	sets  int // number of action sets of the owning Evaluator
 	slots [memoSlots]atomic.Pointer[actionInfo]
 }
 
 func newActionMemo(sets int) *actionMemo {
-	return &actionMemo{seed: maphash.MakeSeed(), sets: sets}
+	return &actionMemo{sets: sets}
 }
 
 // lookup returns the actionInfo of the requested action (before the
@@ -119,7 +117,11 @@ func newActionMemo(sets int) *actionMemo {
 // When the table has no room left near the action's slot it returns a
 // fresh actionInfo without memo bits (allocated per call).
 func (m *actionMemo) lookup(e *Evaluator, action string) *actionInfo {
-	h := maphash.String(m.seed, action)
+	// keyWords' hash is unseeded: crafted colliding actions can at worst
+	// push the actions of one probe window down the uncached path, which is
+	// no more than filling the memo with junk could do; the actions the
+	// evaluator requires itself are put in first (prefill).
+	_, _, h := keyWords(action)
 	for i := range uint64(memoProbes) {
 		slot := &m.slots[(h+i)&(memoSlots-1)]
 		ai := slot.Load()
@@ -137,4 +139,14 @@ func (m *actionMemo) lookup(e *Evaluator, action string) *actionInfo {
 		}
 	}
 	return newActionInfo(e, action, 0)
+}
+
+// prefill creates the memo entries of the actions the evaluator itself
+// requires (R-EVAL-6 item actions, the system index permission), so that
+// they always have a slot, however many other action strings callers send.
+func (m *actionMemo) prefill(e *Evaluator) {
+	for _, a := range []string{actionBulk, actionBulkShard, actionWriteIndex, actionWriteDelete, actionWriteUpdate,
+		actionSearch, actionSearchShards, actionAliases, actionCreateIndex, actionDeleteIndex, systemIndexAction} {
+		m.lookup(e, a)
+	}
 }

@@ -357,43 +357,41 @@ func (u *updater) keyMap(e *Evaluator, f mappingField) map[string]*grant {
 }
 
 // rebuildKeys builds the grants of the keys collected in u.keys, on copies
-// of the maps it changes, adding and deleting keys as their role lists
-// require.
+// of the maps and key tables it changes, adding and deleting keys as their
+// role lists require.
 func (u *updater) rebuildKeys() {
 	e := u.e
-	var owned [3]bool
-	own := func(f mappingField) map[string]*grant {
-		if !owned[f] {
-			owned[f] = true
-			switch f {
-			case fieldUsers:
-				e.byUser = maps.Clone(e.byUser)
-			case fieldBackendRoles:
-				e.byBackend = maps.Clone(e.byBackend)
-			case fieldHosts:
-				e.byHost = maps.Clone(e.byHost)
-			}
-		}
-		return u.keyMap(e, f)
-	}
+	var changes [3]map[string]*grant
 	b := grantBuilder{e: e}
 	for k, ids := range u.keys {
 		_, exists := u.keyMap(e, k.field)[k.key]
+		var g *grant
 		switch {
-		case len(ids) == 0 && exists:
-			delete(own(k.field), k.key)
-		case len(ids) == 0:
-		default:
-			own(k.field)[k.key] = b.build(ids)
+		case len(ids) > 0:
+			g = b.build(ids)
+		case !exists:
+			continue // nothing to delete
 		}
+		if changes[k.field] == nil {
+			changes[k.field] = map[string]*grant{}
+		}
+		changes[k.field][k.key] = g
 	}
-	if owned[fieldUsers] {
-		e.userKeys = newKeyTable(e.byUser)
+	apply := func(m *map[string]*grant, t **keyTable, ch map[string]*grant) {
+		if ch == nil {
+			return
+		}
+		next := maps.Clone(*m)
+		for k, g := range ch {
+			if g == nil {
+				delete(next, k)
+			} else {
+				next[k] = g
+			}
+		}
+		*m, *t = next, (*t).with(ch, next)
 	}
-	if owned[fieldBackendRoles] {
-		e.backendKeys = newKeyTable(e.byBackend)
-	}
-	if owned[fieldHosts] {
-		e.hostKeys = newKeyTable(e.byHost)
-	}
+	apply(&e.byUser, &e.userKeys, changes[fieldUsers])
+	apply(&e.byBackend, &e.backendKeys, changes[fieldBackendRoles])
+	apply(&e.byHost, &e.hostKeys, changes[fieldHosts])
 }
