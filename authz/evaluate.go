@@ -123,7 +123,8 @@ type Decision struct {
 }
 
 // RoleNames returns the mapped roles (Roles), merging them into Roles on
-// first use after EvaluateInto.
+// first use after EvaluateInto. Until the next EvaluateInto, d refers to the
+// (immutable) Evaluator that decided it for this.
 func (d *Decision) RoleNames() []string {
 	if !d.rolesOK && d.eval != nil {
 		d.Roles = d.eval.appendDecisionRoles(d.grants, d.ext, d.Roles[:0])
@@ -133,8 +134,9 @@ func (d *Decision) RoleNames() []string {
 }
 
 // Evaluate decides req. It never blocks and never takes a lock. It is the
-// convenient form: it allocates its result, with Roles and, on a denial,
-// the Reason text filled in. See EvaluateInto for the allocation-free form.
+// convenient form: it allocates its result and fills every field (Roles,
+// the per-index outcome in Indices and, on a denial, Reason). See
+// EvaluateInto for the allocation-free form.
 func (e *Evaluator) Evaluate(req *Request) Decision {
 	var d Decision
 	e.EvaluateInto(req, &d)

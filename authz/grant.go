@@ -278,7 +278,8 @@ const (
 	mergeGrantsInline = 64
 )
 
-// roleRef is one role of a grant while appendRoles merges.
+// roleRef is one role of a grant: its rank (to merge grants in name
+// order), name and id side by side.
 type roleRef struct {
 	rank uint64
 	name string
@@ -287,9 +288,9 @@ type roleRef struct {
 
 // appendRoles appends the sorted, deduplicated role names (and, when ids is
 // non-nil, their ids) of the grants gs to names. A few short grants are
-// merged head by head; with more roles, the largest grant is copied in runs between the
-// insertion points of the others' roles, so a request mapped to hundreds of
-// roles costs a memmove plus a few binary searches rather than a comparison
+// merged head by head; with more roles, the largest grant is copied in runs
+// between the insertion points of the others' roles, so hundreds of mapped
+// roles cost a memmove plus a few binary searches rather than a comparison
 // per role.
 func (e *Evaluator) appendRoles(gs []*grant, names []string, ids []int32) ([]string, []int32) {
 	switch len(gs) {
