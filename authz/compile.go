@@ -43,11 +43,6 @@ type Evaluator struct {
 	// Role mappings (R-MAP-4..6): exact names map to grants (the merged
 	// grant of every role the key maps to); wildcard and regex entries and
 	// and_backend_roles are scanned per request.
-	byUser    map[string]*grant
-	byBackend map[string]*grant
-	byHost    map[string]*grant
-	// userKeys, backendKeys and hostKeys hold the same as the maps above
-	// for the decision path (keyTable).
 	userKeys, backendKeys, hostKeys *keyTable
 	userPats                        []mappingPattern
 	backendPats                     []mappingPattern
@@ -191,7 +186,6 @@ func Compile(cfg *Config, s Settings) (*Evaluator, error) {
 	e.compileMappings()
 	e.userRoles = directRoles(cfg.InternalUsers)
 	e.tab.baseSets, e.tab.baseEntries = len(e.tab.sets), len(e.tab.entries)
-	e.userKeys, e.backendKeys, e.hostKeys = newKeyTable(e.byUser), newKeyTable(e.byBackend), newKeyTable(e.byHost)
 	e.finish()
 	return e, nil
 }
@@ -347,19 +341,20 @@ func (e *Evaluator) compileMappings() {
 		}
 	}
 	b := grantBuilder{e: e}
-	e.byUser = make(map[string]*grant, len(keys.user))
-	e.byBackend = make(map[string]*grant, len(keys.backend))
-	e.byHost = make(map[string]*grant, len(keys.host))
+	byUser := make(map[string]*grant, len(keys.user))
+	byBackend := make(map[string]*grant, len(keys.backend))
+	byHost := make(map[string]*grant, len(keys.host))
 	for _, k := range keys.order {
 		switch k.field {
 		case fieldUsers:
-			e.byUser[k.key] = b.build(keys.user[k.key])
+			byUser[k.key] = b.build(keys.user[k.key])
 		case fieldBackendRoles:
-			e.byBackend[k.key] = b.build(keys.backend[k.key])
+			byBackend[k.key] = b.build(keys.backend[k.key])
 		case fieldHosts:
-			e.byHost[k.key] = b.build(keys.host[k.key])
+			byHost[k.key] = b.build(keys.host[k.key])
 		}
 	}
+	e.userKeys, e.backendKeys, e.hostKeys = keyTableOf(byUser), keyTableOf(byBackend), keyTableOf(byHost)
 }
 
 // mappingField names the three pattern lists of a role mapping.

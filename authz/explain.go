@@ -121,7 +121,7 @@ func (e *Evaluator) newExplain(req *Request, rs *roleSet) *Explain {
 // traceMapping records every mapping rule of names[id] that s satisfies.
 func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, val string)) {
 	name := e.names[id]
-	if e.keyMaps(e.byUser, s.Name, id) {
+	if keyMaps(e.userKeys, s.Name, id) {
 		add(name, "users", s.Name, s.Name)
 	}
 	for _, mp := range e.userPats {
@@ -130,7 +130,7 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 		}
 	}
 	for _, br := range s.BackendRoles {
-		if e.keyMaps(e.byBackend, br, id) {
+		if keyMaps(e.backendKeys, br, id) {
 			add(name, "backend_roles", br, br)
 		}
 		for _, mp := range e.backendPats {
@@ -147,7 +147,7 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 		if h == "" {
 			continue
 		}
-		if e.keyMaps(e.byHost, h, id) {
+		if keyMaps(e.hostKeys, h, id) {
 			add(name, "hosts", h, h)
 		}
 		for _, mp := range e.hostPats {
@@ -169,9 +169,9 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 }
 
 // keyMaps reports whether the exact mapping key maps role id.
-func (e *Evaluator) keyMaps(m map[string]*grant, key string, id int32) bool {
-	g, ok := m[key]
-	return ok && g.hasRole(id)
+func keyMaps(t *keyTable, key string, id int32) bool {
+	g := t.get(key)
+	return g != nil && g.hasRole(id)
 }
 
 // roleWarnings lists R-PAT-4 and R-AG-3 problems of one role.

@@ -107,34 +107,75 @@ func byteOf(a, b, c string, i int) byte {
 // falls back to Compile when that garbage grows (see Update).
 type tables struct {
 	sets     []*actionSet
-	setByKey map[string]*actionSet // by listKey of the expanded list
+	setByKey layered[*actionSet] // by listKey of the expanded list
 	// rawSet memoizes the expansion of configured lists (by listKey).
 	// It depends on the action groups and is dropped when they change.
-	rawSet       map[string]*actionSet
+	rawSet       layered[*actionSet]
 	entries      []*indexEntry
-	entryByKey   map[string]*indexEntry
+	entryByKey   layered[*indexEntry]
 	templateByID []string
-	templateIDs  map[string]int
+	templateIDs  layered[int]
 
-	// owned records which of the maps and slices above this builder may
-	// write; the others are still shared with a published Evaluator.
-	owned tablesOwned
+	// setsOwned, entriesOwned and templatesOwned record whether this
+	// builder may append to the slices above in place; otherwise they are
+	// still shared with a published Evaluator.
+	setsOwned, entriesOwned, templatesOwned bool
 	// base is the number of sets and entries right after the last full
 	// compile, to bound the garbage Update accumulates.
 	baseSets, baseEntries int
 }
 
-type tablesOwned struct {
-	sets, setByKey, rawSet, entries, entryByKey, templates bool
+// layered is an intern map: what Compile put in (base, never written
+// afterwards) plus what Updates added since (top, small, copied before an
+// Update writes it). It spares Update a copy of maps of many thousand
+// entries for the few values one change adds.
+type layered[V any] struct {
+	base, top map[string]V
+	// compiling sends writes to base; owned says top may be written.
+	compiling, owned bool
+}
+
+func newLayered[V any]() layered[V] {
+	return layered[V]{base: map[string]V{}, compiling: true}
+}
+
+func (l *layered[V]) get(k string) (V, bool) {
+	if v, ok := l.top[k]; ok {
+		return v, true
+	}
+	v, ok := l.base[k]
+	return v, ok
+}
+
+func (l *layered[V]) put(k string, v V) {
+	switch {
+	case l.compiling:
+		l.base[k] = v
+		return
+	case !l.owned:
+		top := make(map[string]V, len(l.top)+1)
+		maps.Copy(top, l.top)
+		l.top, l.owned = top, true
+	}
+	l.top[k] = v
+}
+
+// fork returns l for a builder that must not write what l's owner may
+// still read.
+func (l layered[V]) fork() layered[V] {
+	l.compiling, l.owned = false, false
+	return l
 }
 
 func newTables() *tables {
 	return &tables{
-		setByKey:    map[string]*actionSet{},
-		rawSet:      map[string]*actionSet{},
-		entryByKey:  map[string]*indexEntry{},
-		templateIDs: map[string]int{},
-		owned:       tablesOwned{true, true, true, true, true, true},
+		setByKey:       newLayered[*actionSet](),
+		rawSet:         newLayered[*actionSet](),
+		entryByKey:     newLayered[*indexEntry](),
+		templateIDs:    newLayered[int](),
+		setsOwned:      true,
+		entriesOwned:   true,
+		templatesOwned: true,
 	}
 }
 
@@ -142,10 +183,10 @@ func newTables() *tables {
 // its first write. dropRaw empties the expansion memo (action groups changed).
 func (t *tables) fork(dropRaw bool) *tables {
 	n := *t
-	n.owned = tablesOwned{}
+	n.setsOwned, n.entriesOwned, n.templatesOwned = false, false, false
+	n.setByKey, n.rawSet, n.entryByKey, n.templateIDs = t.setByKey.fork(), t.rawSet.fork(), t.entryByKey.fork(), t.templateIDs.fork()
 	if dropRaw {
-		n.rawSet = map[string]*actionSet{}
-		n.owned.rawSet = true
+		n.rawSet = layered[*actionSet]{top: map[string]*actionSet{}, owned: true}
 	}
 	return &n
 }
@@ -169,30 +210,22 @@ func listKey(l []string) string {
 // actionSet expands raw through the action groups and interns the result.
 func (t *tables) actionSet(groups *actionGroups, raw []string) *actionSet {
 	rawKey := listKey(raw)
-	if s, ok := t.rawSet[rawKey]; ok {
+	if s, ok := t.rawSet.get(rawKey); ok {
 		return s
 	}
 	expanded := groups.expand(raw)
 	key := listKey(expanded)
-	s, ok := t.setByKey[key]
+	s, ok := t.setByKey.get(key)
 	if !ok {
 		s = &actionSet{id: uint32(len(t.sets)), expanded: expanded, ps: newPatternSet(expanded)}
-		if !t.owned.sets {
+		if !t.setsOwned {
 			t.sets = slices.Clip(t.sets)
-			t.owned.sets = true
+			t.setsOwned = true
 		}
 		t.sets = append(t.sets, s)
-		if !t.owned.setByKey {
-			t.setByKey = maps.Clone(t.setByKey)
-			t.owned.setByKey = true
-		}
-		t.setByKey[key] = s
+		t.setByKey.put(key, s)
 	}
-	if !t.owned.rawSet {
-		t.rawSet = maps.Clone(t.rawSet)
-		t.owned.rawSet = true
-	}
-	t.rawSet[rawKey] = s
+	t.rawSet.put(rawKey, s)
 	return s
 }
 
@@ -225,37 +258,32 @@ func (t *tables) entry(patterns []string, actions *actionSet) *indexEntry {
 	b.WriteByte(1)
 	b.WriteString(strconv.FormatUint(uint64(actions.id), 10))
 	key := b.String()
-	if ent, ok := t.entryByKey[key]; ok {
+	if ent, ok := t.entryByKey.get(key); ok {
 		return ent
 	}
 	ent := &indexEntry{id: uint32(len(t.entries)), set: actions.id, patterns: newPatternSet(static), actions: actions}
 	for _, p := range tpls {
 		ent.templates = append(ent.templates, newTemplatePattern(t.templateID(p), p))
 	}
-	if !t.owned.entries {
+	if !t.entriesOwned {
 		t.entries = slices.Clip(t.entries)
-		t.owned.entries = true
+		t.entriesOwned = true
 	}
 	t.entries = append(t.entries, ent)
-	if !t.owned.entryByKey {
-		t.entryByKey = maps.Clone(t.entryByKey)
-		t.owned.entryByKey = true
-	}
-	t.entryByKey[key] = ent
+	t.entryByKey.put(key, ent)
 	return ent
 }
 
 func (t *tables) templateID(raw string) int {
-	if id, ok := t.templateIDs[raw]; ok {
+	if id, ok := t.templateIDs.get(raw); ok {
 		return id
 	}
-	if !t.owned.templates {
-		t.templateIDs = maps.Clone(t.templateIDs)
+	if !t.templatesOwned {
 		t.templateByID = slices.Clip(t.templateByID)
-		t.owned.templates = true
+		t.templatesOwned = true
 	}
 	id := len(t.templateByID)
 	t.templateByID = append(t.templateByID, raw)
-	t.templateIDs[raw] = id
+	t.templateIDs.put(raw, id)
 	return id
 }

@@ -6,22 +6,38 @@ import (
 )
 
 // keyTable maps the exact keys of role mappings (user names, backend roles,
-// hosts) to their grants on the decision path. Go's maps cost three cache
-// lines per hit here (control word, slot, key bytes) and a general-purpose
-// hash; this immutable open-addressing table keeps the first 16 bytes of
-// every key inline in its 32-byte slot, so a lookup of a short key (user
-// names and backend roles almost always are) reads one slot line and
-// compares two words. Longer keys are compared in full from a side array.
+// hosts) to their grants. Go's maps cost three cache lines per hit on the
+// decision path (control word, slot, key bytes) and a general-purpose hash;
+// this open-addressing table (linear probing, load factor at most one half)
+// keeps the first 16 bytes of every key inline in its 32-byte slot, so a
+// lookup of a short key (user names and backend roles nearly always are)
+// reads one slot line and compares two words. Longer keys are compared in
+// full from a side array.
 //
-// The hash needs no secret seed: the table is built from the configuration
-// and never grows, so crafted lookups can only walk the probe chains that
-// the configuration's keys already form. The Go maps stay the source of
-// truth (Update edits copies of them), and Update applies the same edits
-// to a copy of the table (with).
+// A table is immutable once published. Update derives the next one with
+// with, which copies only the 32 KiB pages it writes, so a change costs a
+// few pages rather than the whole table; the page index stays small enough
+// to remain in cache on the decision path.
+//
+// The hash needs no secret seed: the table only changes with the
+// configuration, so crafted lookups can only walk the probe chains that the
+// configuration's keys already form.
 type keyTable struct {
 	mask  uint64
-	slots []keySlot
-	long  []string // long[i] is the key of slots[i] when it exceeds 16 bytes
+	n     int // keys held
+	pages []*keyPage
+}
+
+// keyPageBits sizes a page: 1024 slots of 32 bytes.
+const (
+	keyPageBits = 10
+	keyPageSize = 1 << keyPageBits
+)
+
+type keyPage struct {
+	slots [keyPageSize]keySlot
+	// long holds the keys longer than 16 bytes, by slot; nil until needed.
+	long *[keyPageSize]string
 }
 
 type keySlot struct {
@@ -51,9 +67,13 @@ func keyWords(s string) (lo, hi, h uint64) {
 			lo |= uint64(s[i]) << (8 * i)
 		}
 	}
-	// wyhash's mixing step.
+	return lo, hi, mixWords(lo, hi, tail)
+}
+
+// mixWords is wyhash's mixing step.
+func mixWords(lo, hi, tail uint64) uint64 {
 	m1, m0 := bits.Mul64(lo^0xa0761d6478bd642f, hi^0xe7037ed1a0b428db^tail)
-	return lo, hi, m1 ^ m0
+	return m1 ^ m0
 }
 
 // load8 is the little-endian word at s[i:i+8] (the compiler merges the
@@ -70,137 +90,69 @@ func load4(s string, i int) uint64 {
 	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24
 }
 
-// newKeyTable builds the table of m at a load factor of at most one half:
-// with linear probing a missing key (most user names have no mapping of
-// their own) then costs about 2.5 probes, in one or two cache lines.
-func newKeyTable(m map[string]*grant) *keyTable {
-	n := 8
-	for n < 2*len(m) {
-		n *= 2
+// newKeyTable returns an empty table with room for n keys.
+func newKeyTable(n int) *keyTable {
+	size := keyPageSize
+	for size < 2*n {
+		size *= 2
 	}
-	t := &keyTable{mask: uint64(n - 1), slots: make([]keySlot, n)}
-	for k, g := range m {
-		lo, hi, h := keyWords(k)
-		i := h & t.mask
-		for t.slots[i].g != nil {
-			i = (i + 1) & t.mask
-		}
-		t.slots[i] = keySlot{lo: lo, hi: hi, n: len(k), g: g}
-		if len(k) > 16 {
-			if t.long == nil {
-				t.long = make([]string, n)
-			}
-			t.long[i] = k
-		}
+	t := &keyTable{mask: uint64(size - 1), pages: make([]*keyPage, size/keyPageSize)}
+	for i := range t.pages {
+		t.pages[i] = &keyPage{}
 	}
 	return t
 }
+
+// keyTableOf builds the table of m.
+func keyTableOf(m map[string]*grant) *keyTable {
+	t := newKeyTable(len(m))
+	w := t.writer(false)
+	for k, g := range m {
+		w.set(k, g)
+	}
+	return t
+}
+
+func (t *keyTable) slot(i uint64) *keySlot { return &t.pages[i>>keyPageBits].slots[i&(keyPageSize-1)] }
 
 // get returns the grant of key, or nil.
 func (t *keyTable) get(key string) *grant {
 	lo, hi, h := keyWords(key)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
+		s := t.slot(i)
 		if s.g == nil {
 			return nil
 		}
-		if s.lo == lo && s.hi == hi && s.n == len(key) && (len(key) <= 16 || t.long[i] == key) {
+		if s.lo == lo && s.hi == hi && s.n == len(key) && (len(key) <= 16 || t.longKey(i) == key) {
 			return s.g
 		}
 	}
 }
 
-// with returns a copy of t with the keys of changes set to their grants,
-// or deleted where the grant is nil. The copy shares nothing with t. When
-// the table would get fuller than half, it is rebuilt from full (the map
-// after the changes).
-func (t *keyTable) with(changes map[string]*grant, full map[string]*grant) *keyTable {
-	live := 0
-	for i := range t.slots {
-		if t.slots[i].g != nil {
-			live++
-		}
+func (t *keyTable) longKey(i uint64) string {
+	if p := t.pages[i>>keyPageBits]; p.long != nil {
+		return p.long[i&(keyPageSize-1)]
 	}
-	for k, g := range changes {
-		if g != nil && t.get(k) == nil {
-			live++
-		}
-	}
-	if 2*live > len(t.slots) {
-		return newKeyTable(full)
-	}
-	n := &keyTable{mask: t.mask, slots: slices.Clone(t.slots), long: slices.Clone(t.long)}
-	for k, g := range changes {
-		if g == nil {
-			n.delete(k)
-		} else {
-			n.set(k, g)
-		}
-	}
-	return n
+	return ""
 }
 
-// find returns the slot of key or of the empty slot ending its probe chain.
-func (t *keyTable) find(key string) (uint64, bool) {
-	lo, hi, h := keyWords(key)
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
-		if s.g == nil {
-			return i, false
-		}
-		if s.lo == lo && s.hi == hi && s.n == len(key) && (len(key) <= 16 || t.long[i] == key) {
-			return i, true
-		}
-	}
-}
-
-func (t *keyTable) set(key string, g *grant) {
-	i, ok := t.find(key)
-	if ok {
-		t.slots[i].g = g
-		return
-	}
-	lo, hi, _ := keyWords(key)
-	t.slots[i] = keySlot{lo: lo, hi: hi, n: len(key), g: g}
-	if len(key) > 16 {
-		if t.long == nil {
-			t.long = make([]string, len(t.slots))
-		}
-		t.long[i] = key
-	}
-}
-
-// delete removes key with backward-shift deletion: the entries after it in
-// its probe run move back where their own chains allow, so no tombstones
-// are needed.
-func (t *keyTable) delete(key string) {
-	i, ok := t.find(key)
-	if !ok {
-		return
-	}
-	for j := (i + 1) & t.mask; t.slots[j].g != nil; j = (j + 1) & t.mask {
-		home := t.slotHash(j) & t.mask
-		// Move j to the hole i unless its home lies cyclically in (i, j].
-		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			t.slots[i] = t.slots[j]
-			if t.long != nil {
-				t.long[i] = t.long[j]
+// each calls fn for every key and grant.
+func (t *keyTable) each(fn func(key string, g *grant)) {
+	for pi, p := range t.pages {
+		for k := range p.slots {
+			s := &p.slots[k]
+			if s.g != nil {
+				fn(t.keyOf(uint64(pi<<keyPageBits+k)), s.g)
 			}
-			i = j
 		}
-	}
-	t.slots[i] = keySlot{}
-	if t.long != nil {
-		t.long[i] = ""
 	}
 }
 
-// slotHash recomputes the hash of the key in slot i.
-func (t *keyTable) slotHash(i uint64) uint64 {
-	s := &t.slots[i]
+// keyOf rebuilds the key of slot i.
+func (t *keyTable) keyOf(i uint64) string {
+	s := t.slot(i)
 	if s.n > 16 {
-		_, _, h := keyWords(t.long[i])
-		return h
+		return t.longKey(i)
 	}
 	var b [16]byte
 	for k := range s.n {
@@ -210,6 +162,144 @@ func (t *keyTable) slotHash(i uint64) uint64 {
 			b[k] = byte(s.hi >> (8 * (k - 8)))
 		}
 	}
-	_, _, h := keyWords(string(b[:s.n]))
-	return h
+	return string(b[:s.n])
+}
+
+// with returns a table holding t's keys with changes applied: each key set
+// to its grant, or deleted where the grant is nil. t is not modified: the
+// result shares t's pages except those it writes. When the table would get
+// fuller than half, it is rebuilt bigger.
+func (t *keyTable) with(changes map[string]*grant) *keyTable {
+	n := t.n
+	for k, g := range changes {
+		switch had := t.get(k) != nil; {
+		case g != nil && !had:
+			n++
+		case g == nil && had:
+			n--
+		}
+	}
+	if 2*n > len(t.pages)*keyPageSize {
+		next := newKeyTable(n)
+		w := next.writer(false)
+		t.each(func(k string, g *grant) {
+			if _, changed := changes[k]; !changed {
+				w.set(k, g)
+			}
+		})
+		for k, g := range changes {
+			if g != nil {
+				w.set(k, g)
+			}
+		}
+		return next
+	}
+	next := &keyTable{mask: t.mask, n: t.n, pages: slices.Clone(t.pages)}
+	w := next.writer(true)
+	for k, g := range changes {
+		if g == nil {
+			w.delete(k)
+		} else {
+			w.set(k, g)
+		}
+	}
+	return next
+}
+
+// keyWriter edits a table that is not published yet; with cow it copies
+// each page before its first write.
+type keyWriter struct {
+	t      *keyTable
+	cow    bool
+	copied map[int]bool
+}
+
+func (t *keyTable) writer(cow bool) *keyWriter {
+	return &keyWriter{t: t, cow: cow, copied: map[int]bool{}}
+}
+
+// page returns page pi, copied first when copy-on-write requires it.
+func (w *keyWriter) page(pi int) *keyPage {
+	p := w.t.pages[pi]
+	if w.cow && !w.copied[pi] {
+		c := *p
+		if p.long != nil {
+			l := *p.long
+			c.long = &l
+		}
+		p = &c
+		w.t.pages[pi] = p
+		w.copied[pi] = true
+	}
+	return p
+}
+
+func (w *keyWriter) put(i uint64, s keySlot, long string) {
+	p := w.page(int(i >> keyPageBits))
+	p.slots[i&(keyPageSize-1)] = s
+	if long != "" || p.long != nil {
+		if p.long == nil {
+			p.long = &[keyPageSize]string{}
+		}
+		p.long[i&(keyPageSize-1)] = long
+	}
+}
+
+// find returns the slot of key or the empty slot ending its probe chain.
+func (t *keyTable) find(key string) (uint64, bool) {
+	lo, hi, h := keyWords(key)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		s := t.slot(i)
+		if s.g == nil {
+			return i, false
+		}
+		if s.lo == lo && s.hi == hi && s.n == len(key) && (len(key) <= 16 || t.longKey(i) == key) {
+			return i, true
+		}
+	}
+}
+
+func (w *keyWriter) set(key string, g *grant) {
+	t := w.t
+	i, ok := t.find(key)
+	if !ok {
+		t.n++
+	}
+	lo, hi, _ := keyWords(key)
+	long := ""
+	if len(key) > 16 {
+		long = key
+	}
+	w.put(i, keySlot{lo: lo, hi: hi, n: len(key), g: g}, long)
+}
+
+// delete removes key with backward-shift deletion: the entries after it in
+// its probe run move back where their own chains allow, so no tombstones
+// are needed.
+func (w *keyWriter) delete(key string) {
+	t := w.t
+	i, ok := t.find(key)
+	if !ok {
+		return
+	}
+	t.n--
+	for j := (i + 1) & t.mask; t.slot(j).g != nil; j = (j + 1) & t.mask {
+		home := t.slotHash(j) & t.mask
+		// Move j into the hole at i unless its home lies cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			w.put(i, *t.slot(j), t.longKey(j))
+			i = j
+		}
+	}
+	w.put(i, keySlot{}, "")
+}
+
+// slotHash is the hash of the key in slot i.
+func (t *keyTable) slotHash(i uint64) uint64 {
+	s := t.slot(i)
+	if s.n > 16 {
+		_, _, h := keyWords(t.longKey(i))
+		return h
+	}
+	return mixWords(s.lo, s.hi, uint64(s.n))
 }

@@ -33,7 +33,7 @@ func TestKeyTable(t *testing.T) {
 	for range 3000 {
 		add(fmt.Sprintf("%s%d", strings.Repeat("k", r.IntN(24)), r.IntN(5000)))
 	}
-	tab := newKeyTable(m)
+	tab := keyTableOf(m)
 	for _, k := range keys {
 		if got := tab.get(k); got != m[k] {
 			t.Fatalf("get(%q) = %p, want %p", k, got, m[k])
@@ -49,27 +49,27 @@ func TestKeyTable(t *testing.T) {
 			t.Fatalf("get(%q) = %p, want %p (absent)", k, got, m[k])
 		}
 	}
-	if empty := newKeyTable(nil); empty.get("x") != nil {
+	if empty := keyTableOf(nil); empty.get("x") != nil {
 		t.Fatal("empty table found a key")
 	}
 }
 
-// TestKeyTableWith applies random sets and deletes through with (small
-// tables, so probe runs wrap around) and checks every key after each step,
-// and that the previous table is unchanged.
+// TestKeyTableWith applies random sets and deletes through with (one-page
+// tables, so probe runs wrap around, then growth past a page) and checks every key and
+// the count after each step, and that the previous table is unchanged.
 func TestKeyTableWith(t *testing.T) {
 	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 2))
-	for run := range 50 {
+	for run := range 12 {
 		m := map[string]*grant{}
-		tab := newKeyTable(m)
-		universe := make([]string, 40)
+		tab := keyTableOf(m)
+		universe := make([]string, 700)
 		for i := range universe {
 			universe[i] = fmt.Sprintf("%s%d", strings.Repeat("u", r.IntN(20)), i)
 		}
-		for step := range 60 {
+		for step := range 120 {
 			changes := map[string]*grant{}
-			for range 1 + r.IntN(4) {
+			for range 1 + r.IntN(12) {
 				k := universe[r.IntN(len(universe))]
 				if r.IntN(3) == 0 {
 					changes[k] = nil
@@ -86,7 +86,20 @@ func TestKeyTableWith(t *testing.T) {
 				}
 			}
 			prevTab, prevMap := tab, m
-			tab, m = tab.with(changes, next), next
+			tab, m = tab.with(changes), next
+			if tab.n != len(m) {
+				t.Fatalf("seed %d run %d step %d: n = %d, want %d", seed, run, step, tab.n, len(m))
+			}
+			seen := 0
+			tab.each(func(k string, g *grant) {
+				seen++
+				if m[k] != g {
+					t.Fatalf("seed %d run %d step %d: each(%q) = %p, want %p", seed, run, step, k, g, m[k])
+				}
+			})
+			if seen != len(m) {
+				t.Fatalf("seed %d run %d step %d: each saw %d keys, want %d", seed, run, step, seen, len(m))
+			}
 			for _, k := range universe {
 				if got := tab.get(k); got != m[k] {
 					t.Fatalf("seed %d run %d step %d: get(%q) = %p, want %p", seed, run, step, k, got, m[k])

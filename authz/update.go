@@ -102,14 +102,6 @@ func (u *updater) run() (*Evaluator, bool) {
 	e.compiled, e.provenance, e.slowPath = false, nil, false
 	u.e = e
 	e.tab = prev.tab.fork(u.groupsChanged)
-	// The per-name slices are copied whole: a memmove of a few hundred
-	// kilobytes at most, far below compiling.
-	e.names = slices.Clone(prev.names)
-	e.rank = slices.Clone(prev.rank)
-	e.roles = slices.Clone(prev.roles)
-	e.mappings = slices.Clone(prev.mappings)
-	e.roleGrants = slices.Clone(prev.roleGrants)
-	e.mappingWarnings = slices.Clone(prev.mappingWarnings)
 
 	if u.groupsChanged && !u.updateGroups() {
 		return nil, false
@@ -120,6 +112,18 @@ func (u *updater) run() (*Evaluator, bool) {
 	if len(u.users) > 0 {
 		u.updateUsers()
 	}
+	if len(u.recompile) == 0 && len(u.remap) == 0 {
+		e.finish()
+		return e, true
+	}
+	// The per-name slices are copied whole: a memmove of a few hundred
+	// kilobytes at most, far below compiling.
+	e.names = slices.Clone(prev.names)
+	e.rank = slices.Clone(prev.rank)
+	e.roles = slices.Clone(prev.roles)
+	e.mappings = slices.Clone(prev.mappings)
+	e.roleGrants = slices.Clone(prev.roleGrants)
+	e.mappingWarnings = slices.Clone(prev.mappingWarnings)
 
 	// Every name that now has a role or a mapping needs an id.
 	for name := range u.recompile {
@@ -340,36 +344,35 @@ func (u *updater) keyRoles(k mappingKey) []int32 {
 
 // roleList is a copy of the roles key k maps to in prev.
 func (u *updater) roleList(k mappingKey) []int32 {
-	if g, ok := u.keyMap(u.prev, k.field)[k.key]; ok {
+	if g := keyTableFor(u.prev, k.field).get(k.key); g != nil {
 		return g.roleIDs()
 	}
 	return nil
 }
 
-func (u *updater) keyMap(e *Evaluator, f mappingField) map[string]*grant {
+func keyTableFor(e *Evaluator, f mappingField) *keyTable {
 	switch f {
 	case fieldBackendRoles:
-		return e.byBackend
+		return e.backendKeys
 	case fieldHosts:
-		return e.byHost
+		return e.hostKeys
 	}
-	return e.byUser
+	return e.userKeys
 }
 
-// rebuildKeys builds the grants of the keys collected in u.keys, on copies
-// of the maps and key tables it changes, adding and deleting keys as their
-// role lists require.
+// rebuildKeys builds the grants of the keys collected in u.keys and
+// derives the key tables that change (keyTable.with copies only the pages
+// it writes), adding and deleting keys as their role lists require.
 func (u *updater) rebuildKeys() {
 	e := u.e
 	var changes [3]map[string]*grant
 	b := grantBuilder{e: e}
 	for k, ids := range u.keys {
-		_, exists := u.keyMap(e, k.field)[k.key]
 		var g *grant
 		switch {
 		case len(ids) > 0:
 			g = b.build(ids)
-		case !exists:
+		case keyTableFor(e, k.field).get(k.key) == nil:
 			continue // nothing to delete
 		}
 		if changes[k.field] == nil {
@@ -377,21 +380,13 @@ func (u *updater) rebuildKeys() {
 		}
 		changes[k.field][k.key] = g
 	}
-	apply := func(m *map[string]*grant, t **keyTable, ch map[string]*grant) {
-		if ch == nil {
-			return
-		}
-		next := maps.Clone(*m)
-		for k, g := range ch {
-			if g == nil {
-				delete(next, k)
-			} else {
-				next[k] = g
-			}
-		}
-		*m, *t = next, (*t).with(ch, next)
+	if ch := changes[fieldUsers]; ch != nil {
+		e.userKeys = e.userKeys.with(ch)
 	}
-	apply(&e.byUser, &e.userKeys, changes[fieldUsers])
-	apply(&e.byBackend, &e.backendKeys, changes[fieldBackendRoles])
-	apply(&e.byHost, &e.hostKeys, changes[fieldHosts])
+	if ch := changes[fieldBackendRoles]; ch != nil {
+		e.backendKeys = e.backendKeys.with(ch)
+	}
+	if ch := changes[fieldHosts]; ch != nil {
+		e.hostKeys = e.hostKeys.with(ch)
+	}
 }
