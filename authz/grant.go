@@ -20,8 +20,9 @@ import (
 // pattern shapes inline, their literals packed into one string, and the
 // cluster sets carry their memo ids.
 type grant struct {
-	refs  []roleRef // the roles, in name order
-	names []string  // names[i] = refs[i].name, for one memmove into Decision.Roles
+	// What every decision reads comes first, in one cache line; the roles
+	// (read by RoleNames and the slow paths) follow.
+	//
 	// cluster and entries are deduplicated by interned identity.
 	cluster []grantSet
 	entries []grantEntry
@@ -30,6 +31,8 @@ type grant struct {
 	restricted bool
 	// templated is set when some entry has a templated index pattern.
 	templated bool
+	refs      []roleRef // the roles, in name order
+	names     []string  // names[i] = refs[i].name, for one memmove into Decision.Roles
 }
 
 // grantSet is a cluster action set with its memo id inline.
