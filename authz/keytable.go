@@ -34,10 +34,11 @@ const (
 	keyPageSize = 1 << keyPageBits
 )
 
+// keyPage holds keyPageSize slots, or fewer in a table of one small page.
 type keyPage struct {
-	slots [keyPageSize]keySlot
+	slots []keySlot
 	// long holds the keys longer than 16 bytes, by slot; nil until needed.
-	long *[keyPageSize]string
+	long []string
 }
 
 type keySlot struct {
@@ -92,16 +93,23 @@ func load4(s string, i int) uint64 {
 
 // newKeyTable returns an empty table with room for n keys.
 func newKeyTable(n int) *keyTable {
-	size := keyPageSize
+	size := 8
 	for size < 2*n {
 		size *= 2
 	}
-	t := &keyTable{mask: uint64(size - 1), pages: make([]*keyPage, size/keyPageSize)}
+	pages, per := 1, size
+	if size > keyPageSize {
+		pages, per = size/keyPageSize, keyPageSize
+	}
+	t := &keyTable{mask: uint64(size - 1), pages: make([]*keyPage, pages)}
 	for i := range t.pages {
-		t.pages[i] = &keyPage{}
+		t.pages[i] = &keyPage{slots: make([]keySlot, per)}
 	}
 	return t
 }
+
+// size is the number of slots.
+func (t *keyTable) size() int { return int(t.mask) + 1 }
 
 // keyTableOf builds the table of m.
 func keyTableOf(m map[string]*grant) *keyTable {
@@ -179,7 +187,7 @@ func (t *keyTable) with(changes map[string]*grant) *keyTable {
 			n--
 		}
 	}
-	if 2*n > len(t.pages)*keyPageSize {
+	if 2*n > t.size() {
 		next := newKeyTable(n)
 		w := next.writer(false)
 		t.each(func(k string, g *grant) {
@@ -222,12 +230,7 @@ func (t *keyTable) writer(cow bool) *keyWriter {
 func (w *keyWriter) page(pi int) *keyPage {
 	p := w.t.pages[pi]
 	if w.cow && !w.copied[pi] {
-		c := *p
-		if p.long != nil {
-			l := *p.long
-			c.long = &l
-		}
-		p = &c
+		p = &keyPage{slots: slices.Clone(p.slots), long: slices.Clone(p.long)}
 		w.t.pages[pi] = p
 		w.copied[pi] = true
 	}
@@ -239,7 +242,7 @@ func (w *keyWriter) put(i uint64, s keySlot, long string) {
 	p.slots[i&(keyPageSize-1)] = s
 	if long != "" || p.long != nil {
 		if p.long == nil {
-			p.long = &[keyPageSize]string{}
+			p.long = make([]string, len(p.slots))
 		}
 		p.long[i&(keyPageSize-1)] = long
 	}
