@@ -26,14 +26,19 @@ type Ref struct {
 // grants of its mapping keys rebuilt; a mapping moves its role between the
 // grants of the keys it gained or lost; an action group change recompiles
 // the roles that name a group whose closure changed; a tenant change
-// recompiles the roles with tenant permissions. Update falls back to a full
-// Compile when that would not pay or cannot be done in place: when prev is
-// nil, the settings or config.yml changed, a ref has another kind, more than
-// an eighth of the role names (at least 64) have a changed role or
-// mapping, an action group change
-// reaches more than a quarter of the roles, no rank is left between two role
-// names, or the interned tables hold as many values no longer used as used
-// (Update never drops them; Compile does).
+// recompiles the roles with tenant permissions; a user change only touches
+// the direct-role index. Structures are copied on write, by page where they
+// are large (key tables) or layered (intern maps).
+//
+// Update falls back to a full Compile where that pays or where an in-place
+// change is not possible: prev is nil; the settings or config.yml changed
+// (securityconfig: every decision may change); a ref has another kind; more
+// than an eighth of the role names (at least 64) have a changed role or
+// mapping; an action group change reaches more than a quarter of the roles;
+// no rank is left between two role names (after ~32 insertions at the same
+// place); or the interned tables have grown to twice their size at the last
+// compile (Update never drops values no longer used; Compile does). Like
+// Compile's, the result carries no provenance: see WithProvenance.
 func Update(prev *Evaluator, cfg *Config, s Settings, changed []Ref) (*Evaluator, error) {
 	if cfg == nil {
 		cfg = NewConfig()
