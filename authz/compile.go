@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -9,77 +8,103 @@ import (
 )
 
 // Evaluator answers authorization decisions for one configuration revision.
-// It is built by Compile, immutable afterwards, and safe for concurrent use
-// by any number of goroutines without locks.
+// It is built by Compile (or Update), immutable afterwards, and safe for
+// concurrent use by any number of goroutines without locks. Its only
+// mutable part is the action memo, which is insert-only and lock-free.
 type Evaluator struct {
-	settings   Settings
-	dyn        dynamicConfig
-	resolution string
-	groups     *actionGroups
+	settings       Settings
+	dyn            dynamicConfig
+	securityConfig json.RawMessage // as compiled, so Update can tell a change
+	resolution     string
+	// byNames and byMappings are resolution (R-MAP-3) as booleans: backend
+	// role names count as roles; role mappings count.
+	byNames, byMappings bool
+	groups              *actionGroups
+	tab                 *tables
+	memo                *actionMemo
 
-	// names is the sorted union of role names and role-mapping names; a
-	// mapped role is handled as its index in names, so sorting ids sorts
-	// names. roles[i] is nil when names[i] has a mapping but no role.
+	// names holds every role name and role-mapping name; a role is handled
+	// by its index (id) in names. Ids are not in name order (Update appends
+	// new names); rank gives the order: rank[a] < rank[b] iff
+	// names[a] < names[b]. Compile spaces ranks 2^32 apart so that Update
+	// can insert a name between two others by halving the gap. sorted is
+	// every id in name order. A name whose role and mapping are both gone
+	// stays (a hole): it resolves to the same output as an unknown name.
 	names  []string
 	nameID map[string]int32
-	roles  []*compiledRole
+	rank   []uint64
+	sorted []int32
+	// roles[id] is nil when names[id] has no role; mappings[id] nil when it
+	// has no mapping; roleGrants[id] is the grant of the role alone.
+	roles      []*compiledRole
+	mappings   []*RoleMapping
+	roleGrants []*grant
 
-	// Role mappings (R-MAP-4..6), indexed for exact names with a fallback
-	// list for wildcard and regex entries.
-	byUser      map[string][]int32
-	byBackend   map[string][]int32
-	byHost      map[string][]int32
-	userPats    []mappingPattern
-	backendPats []mappingPattern
-	hostPats    []mappingPattern
-	andMappings []andMapping
+	// Role mappings (R-MAP-4..6): exact names map to grants (the merged
+	// grant of every role the key maps to); wildcard and regex entries and
+	// and_backend_roles are scanned per request.
+	userKeys, backendKeys, hostKeys *keyTable
+	userPats                        []mappingPattern
+	backendPats                     []mappingPattern
+	hostPats                        []mappingPattern
+	andMappings                     []andMapping
+	// mappingWarnings[id] are the problems of names[id]'s mapping.
+	mappingWarnings [][]string
 
 	// Tenants (§7): defined tenant names, sorted.
 	tenantNames []string
 	tenantSet   map[string]struct{}
 
+	// userRoles are the opendistro_security_roles of the internal users
+	// that have any (WhoCan reports those users).
+	userRoles map[string][]string
+
 	systemIndices patternSet
 	configIndex   string
 
-	// numTemplates is the number of templated index patterns (ids are
-	// 0..numTemplates-1), for the per-request render cache.
-	numTemplates int
+	// warnings is the assembled Warnings list: warnPre (settings), the
+	// action groups', every role's, every mapping's, then warnPost (system
+	// index settings).
+	warnings []string
+	warnPre  []string
+	warnPost []string
+	// compiled is set on an Evaluator built by Compile (not Update); tests
+	// use it to tell which path Update took.
+	compiled bool
 
-	warnings   []string
 	provenance func(kind Kind, name string) any
+	// slowPath makes every decision take the role-by-role path that explain
+	// uses; tests set it to prove both paths decide identically.
+	slowPath bool
 }
 
 // compiledRole is one role with its permissions in matchable form.
 type compiledRole struct {
 	name    string
 	src     *Role
-	cluster patternSet // expanded cluster_permissions (R-EVAL-5)
-	index   []indexEntry
+	cluster *actionSet // expanded cluster_permissions (R-EVAL-5)
+	index   []roleEntry
 	// tenants are the defined tenants this role grants, → write (R-TEN-2/3).
 	tenants         map[string]bool
 	tenantTemplates []tenantTemplate
 	// restricted is true when some index entry carries DLS, FLS or masking.
 	restricted bool
+	warnings   []string
+	// own is the grant of this role alone.
+	own grant
 }
 
-// indexEntry is one compiled index_permissions entry.
-type indexEntry struct {
-	ordinal   int
-	patterns  patternSet        // static index patterns
-	templates []templatePattern // patterns with ${...}, rendered per request
-	actions   patternSet        // expanded allowed_actions
-	dls       string
-	dlsTpl    bool
-	fls       []string
-	masked    []string
+// roleEntry is one index_permissions entry of a role: the interned part
+// that decides access, plus the restrictions it carries (R-DLS-1).
+type roleEntry struct {
+	ordinal int
+	ent     *indexEntry
+	dls     string
+	dlsTpl  bool
+	fls     []string
+	masked  []string
 	// hasDLS etc. say whether the entry carries each restriction kind.
 	hasDLS, hasFLS, hasMasked bool
-}
-
-// templatePattern is an index pattern with substitution variables (R-PAT-5).
-type templatePattern struct {
-	id  int
-	raw string
 }
 
 // tenantTemplate is a tenant pattern starting with ${attr (R-TEN-2).
@@ -100,124 +125,108 @@ type andMapping struct {
 	pats []pattern
 }
 
-// dynamicConfig holds the config.yml `config.dynamic` keys that change
-// decisions (R-MOD-8), defaults applied.
-type dynamicConfig struct {
-	DoNotFailOnForbidden      bool
-	DoNotFailOnForbiddenEmpty bool
-	HostsResolverMode         string
-	FilteredAliasMode         string
-	MultitenancyEnabled       bool
-	PrivateTenantEnabled      bool
-	DefaultTenant             string
-	ServerUsername            string
-	KibanaIndex               string
-}
-
-type dynamicKibanaJSON struct {
-	MultitenancyEnabled  *bool   `json:"multitenancy_enabled"`
-	PrivateTenantEnabled *bool   `json:"private_tenant_enabled"`
-	DefaultTenant        *string `json:"default_tenant"`
-	ServerUsername       *string `json:"server_username"`
-	Index                *string `json:"index"`
-}
-
-type dynamicJSON struct {
-	DoNotFailOnForbidden      *bool              `json:"do_not_fail_on_forbidden"`
-	DoNotFailOnForbiddenEmpty *bool              `json:"do_not_fail_on_forbidden_empty"`
-	HostsResolverMode         *string            `json:"hosts_resolver_mode"`
-	FilteredAliasMode         *string            `json:"filtered_alias_mode"`
-	Kibana                    *dynamicKibanaJSON `json:"kibana"`
-	Dashboards                *dynamicKibanaJSON `json:"opensearch-dashboards"`
-}
-
-// parseDynamicConfig reads config.yml's `config` object ({"dynamic":{...}}).
-// nil or empty means all defaults. `opensearch-dashboards` is accepted as an
-// alias of `kibana`, which wins when both are present (§13.5).
-func parseDynamicConfig(raw json.RawMessage) (dynamicConfig, error) {
-	d := dynamicConfig{
-		HostsResolverMode:    "ip-only",
-		FilteredAliasMode:    "warn",
-		MultitenancyEnabled:  true,
-		PrivateTenantEnabled: true,
-		ServerUsername:       "kibanaserver",
-		KibanaIndex:          ".kibana",
-	}
-	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		return d, nil
-	}
-	var doc struct {
-		Dynamic *dynamicJSON `json:"dynamic"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return d, fmt.Errorf("parse security config: %w", err)
-	}
-	if doc.Dynamic == nil {
-		return d, nil
-	}
-	v := doc.Dynamic
-	setB := func(dst *bool, p *bool) {
-		if p != nil {
-			*dst = *p
-		}
-	}
-	setS := func(dst *string, p *string) {
-		if p != nil {
-			*dst = *p
-		}
-	}
-	setB(&d.DoNotFailOnForbidden, v.DoNotFailOnForbidden)
-	setB(&d.DoNotFailOnForbiddenEmpty, v.DoNotFailOnForbiddenEmpty)
-	setS(&d.HostsResolverMode, v.HostsResolverMode)
-	setS(&d.FilteredAliasMode, v.FilteredAliasMode)
-	for _, k := range []*dynamicKibanaJSON{v.Dashboards, v.Kibana} {
-		if k == nil {
-			continue
-		}
-		setB(&d.MultitenancyEnabled, k.MultitenancyEnabled)
-		setB(&d.PrivateTenantEnabled, k.PrivateTenantEnabled)
-		setS(&d.DefaultTenant, k.DefaultTenant)
-		setS(&d.ServerUsername, k.ServerUsername)
-		setS(&d.KibanaIndex, k.Index)
-	}
-	return d, nil
-}
+// rankStep is the gap Compile leaves between the ranks of neighbouring
+// names (see Evaluator.rank).
+const rankStep = 1 << 32
 
 // Compile builds the Evaluator for cfg under node settings s. cfg must already
 // contain the static entities (R-MOD-7) when they apply; cfg.SecurityConfig is
 // config.yml's `config` object as JSON and may be nil (defaults). cfg is not
-// retained beyond pointers into its role values, which must not be mutated
-// afterwards (the Config contract: published configurations are immutable).
-// Problems that the plugin only logs (action-group cycles, invalid regexes,
-// an unknown resolution mode) become Warnings, not errors.
+// retained beyond pointers into its role and role-mapping values, which must
+// not be mutated afterwards (the Config contract: published configurations
+// are immutable). Problems that the plugin only logs (action-group cycles,
+// invalid regexes, an unknown resolution mode) become Warnings, not errors.
 func Compile(cfg *Config, s Settings) (*Evaluator, error) {
 	if cfg == nil {
 		cfg = NewConfig()
 	}
+	e, err := newEvaluatorBase(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	e.compiled = true
+	e.tab = newTables()
+
+	// Name table: roles ∪ mapping names, in name order.
+	n := len(cfg.Roles) + len(cfg.RolesMapping)
+	e.names = make([]string, 0, n)
+	for name := range cfg.Roles {
+		e.names = append(e.names, name)
+	}
+	for name := range cfg.RolesMapping {
+		if _, ok := cfg.Roles[name]; !ok {
+			e.names = append(e.names, name)
+		}
+	}
+	slices.Sort(e.names)
+	e.nameID = make(map[string]int32, len(e.names))
+	e.rank = make([]uint64, len(e.names))
+	e.sorted = make([]int32, len(e.names))
+	for i, name := range e.names {
+		e.nameID[name] = int32(i)
+		e.rank[i] = uint64(i+1) * rankStep
+		e.sorted[i] = int32(i)
+	}
+
+	e.roles = make([]*compiledRole, len(e.names))
+	e.mappings = make([]*RoleMapping, len(e.names))
+	e.roleGrants = make([]*grant, len(e.names))
+	e.mappingWarnings = make([][]string, len(e.names))
+	for i, name := range e.names {
+		if r, ok := cfg.Roles[name]; ok {
+			e.roles[i] = e.compileRole(name, &r)
+		}
+		if m, ok := cfg.RolesMapping[name]; ok {
+			e.mappings[i] = &m
+		}
+	}
+	for i := range e.names {
+		e.roleGrants[i] = e.ownGrant(int32(i))
+	}
+	e.compileMappings()
+	e.userRoles = directRoles(cfg.InternalUsers)
+	e.tab.baseSets, e.tab.baseEntries = len(e.tab.sets), len(e.tab.entries)
+	e.finish()
+	return e, nil
+}
+
+// newEvaluatorBase sets up what depends only on the settings, config.yml,
+// the action groups and the tenants.
+func newEvaluatorBase(cfg *Config, s Settings) (*Evaluator, error) {
 	dyn, err := parseDynamicConfig(cfg.SecurityConfig)
 	if err != nil {
 		return nil, err
 	}
-	e := &Evaluator{settings: s, dyn: dyn, configIndex: s.configIndex()}
+	e := &Evaluator{settings: s, dyn: dyn, securityConfig: cfg.SecurityConfig, configIndex: s.configIndex()}
 	mode, ok := s.resolutionMode()
 	e.resolution = mode
+	e.byNames = mode != ResolutionMappingOnly
+	e.byMappings = mode != ResolutionBackendRolesOnly
 	if !ok {
-		e.warnf("setting %s: unknown value %q, using %s", settingRolesMappingResolution, s.RolesMappingResolution, ResolutionMappingOnly)
+		e.warnPre = append(e.warnPre, fmt.Sprintf("setting %s: unknown value %q, using %s", settingRolesMappingResolution, s.RolesMappingResolution, ResolutionMappingOnly))
 	}
 	switch e.dyn.HostsResolverMode {
 	case "ip-only", "ip-hostname", "ip-hostname-lookup":
 	default:
-		e.warnf("config.dynamic.hosts_resolver_mode: unknown value %q, using ip-only", e.dyn.HostsResolverMode)
+		e.warnPre = append(e.warnPre, fmt.Sprintf("config.dynamic.hosts_resolver_mode: unknown value %q, using ip-only", e.dyn.HostsResolverMode))
 		e.dyn.HostsResolverMode = "ip-only"
 	}
-
 	e.groups = flattenActionGroups(cfg.ActionGroups)
-	e.warnings = append(e.warnings, e.groups.warnings()...)
+	e.setTenants(cfg.Tenants)
+	if s.SystemIndicesEnabled {
+		e.systemIndices = newPatternSet(s.SystemIndices)
+		for _, p := range e.systemIndices.invalid {
+			e.warnPost = append(e.warnPost, fmt.Sprintf("setting %s: invalid pattern %q: %v", settingSystemIndices, p.raw, p.err))
+		}
+	}
+	return e, nil
+}
 
-	// Defined tenants (R-TEN-1): tenants.yml ∪ global_tenant.
-	e.tenantSet = make(map[string]struct{}, len(cfg.Tenants)+1)
+// setTenants installs the defined tenants (R-TEN-1): tenants.yml ∪ global_tenant.
+func (e *Evaluator) setTenants(tenants map[string]Tenant) {
+	e.tenantSet = make(map[string]struct{}, len(tenants)+1)
 	e.tenantSet[globalTenant] = struct{}{}
-	for t := range cfg.Tenants {
+	for t := range tenants {
 		e.tenantSet[t] = struct{}{}
 	}
 	e.tenantNames = make([]string, 0, len(e.tenantSet))
@@ -225,46 +234,23 @@ func Compile(cfg *Config, s Settings) (*Evaluator, error) {
 		e.tenantNames = append(e.tenantNames, t)
 	}
 	slices.Sort(e.tenantNames)
-
-	// Name table: roles ∪ mapping names, sorted.
-	nameSet := make(map[string]struct{}, len(cfg.Roles)+len(cfg.RolesMapping))
-	for n := range cfg.Roles {
-		nameSet[n] = struct{}{}
-	}
-	for n := range cfg.RolesMapping {
-		nameSet[n] = struct{}{}
-	}
-	e.names = make([]string, 0, len(nameSet))
-	for n := range nameSet {
-		e.names = append(e.names, n)
-	}
-	slices.Sort(e.names)
-	e.nameID = make(map[string]int32, len(e.names))
-	for i, n := range e.names {
-		e.nameID[n] = int32(i)
-	}
-
-	e.roles = make([]*compiledRole, len(e.names))
-	for i, n := range e.names {
-		r, ok := cfg.Roles[n]
-		if !ok {
-			continue
-		}
-		e.roles[i] = e.compileRole(n, &r)
-	}
-	e.compileMappings(cfg.RolesMapping)
-
-	if s.SystemIndicesEnabled {
-		e.systemIndices = newPatternSet(s.SystemIndices)
-		for _, p := range e.systemIndices.invalid {
-			e.warnf("setting %s: invalid pattern %q: %v", settingSystemIndices, p.raw, p.err)
-		}
-	}
-	return e, nil
 }
 
-func (e *Evaluator) warnf(format string, args ...any) {
-	e.warnings = append(e.warnings, fmt.Sprintf(format, args...))
+// finish assembles the warnings and starts an empty action memo sized for
+// the action sets.
+func (e *Evaluator) finish() {
+	w := append(slices.Clone(e.warnPre), e.groups.warnings()...)
+	for _, id := range e.sorted {
+		if r := e.roles[id]; r != nil {
+			w = append(w, r.warnings...)
+		}
+	}
+	for _, id := range e.sorted {
+		w = append(w, e.mappingWarnings[id]...)
+	}
+	e.warnings = append(w, e.warnPost...)
+	e.memo = newActionMemo(len(e.tab.sets))
+	e.memo.prefill(e)
 }
 
 // Warnings returns the problems Compile found that do not stop evaluation:
@@ -282,40 +268,57 @@ func (e *Evaluator) WithProvenance(fn func(kind Kind, name string) any) *Evaluat
 	return &c
 }
 
-// compileRole expands and compiles one role.
+// compileRole expands and compiles one role, interning its permissions.
 func (e *Evaluator) compileRole(name string, r *Role) *compiledRole {
 	cr := &compiledRole{name: name, src: r}
-	cr.cluster = e.compileActions(name, "cluster_permissions", r.ClusterPermissions)
+	warnf := func(format string, args ...any) { cr.warnings = append(cr.warnings, fmt.Sprintf(format, args...)) }
+	cr.cluster = e.tab.actionSet(e.groups, r.ClusterPermissions)
+	for _, p := range cr.cluster.ps.invalid {
+		warnf("role %s: cluster_permissions: invalid action pattern %q: %v", name, p.raw, p.err)
+	}
 	for i, ip := range r.IndexPermissions {
-		ent := indexEntry{ordinal: i}
-		var static []string
-		for _, p := range ip.IndexPatterns {
-			if isTemplate(p) {
-				ent.templates = append(ent.templates, templatePattern{id: e.numTemplates, raw: p})
-				e.numTemplates++
-				continue
-			}
-			static = append(static, p)
-		}
-		ent.patterns = newPatternSet(static)
+		actions := e.tab.actionSet(e.groups, ip.AllowedActions)
+		ent := e.tab.entry(ip.IndexPatterns, actions)
 		for _, p := range ent.patterns.invalid {
-			e.warnf("role %s: index_permissions[%d]: invalid index pattern %q: %v", name, i, p.raw, p.err)
+			warnf("role %s: index_permissions[%d]: invalid index pattern %q: %v", name, i, p.raw, p.err)
 		}
-		ent.actions = e.compileActions(name, fmt.Sprintf("index_permissions[%d].allowed_actions", i), ip.AllowedActions)
+		for _, p := range actions.ps.invalid {
+			warnf("role %s: index_permissions[%d].allowed_actions: invalid action pattern %q: %v", name, i, p.raw, p.err)
+		}
+		re := roleEntry{ordinal: i, ent: ent}
 		if strings.TrimSpace(ip.DLS) != "" {
-			ent.dls, ent.hasDLS = ip.DLS, true
-			ent.dlsTpl = isTemplate(ip.DLS)
+			re.dls, re.hasDLS = ip.DLS, true
+			re.dlsTpl = isTemplate(ip.DLS)
 		}
-		ent.fls = nonBlank(ip.FLS)
-		ent.masked = nonBlank(ip.MaskedFields)
-		ent.hasFLS, ent.hasMasked = len(ent.fls) > 0, len(ent.masked) > 0
-		if ent.hasDLS || ent.hasFLS || ent.hasMasked {
+		re.fls = nonBlank(ip.FLS)
+		re.masked = nonBlank(ip.MaskedFields)
+		re.hasFLS, re.hasMasked = len(re.fls) > 0, len(re.masked) > 0
+		if re.hasDLS || re.hasFLS || re.hasMasked {
 			cr.restricted = true
 		}
-		cr.index = append(cr.index, ent)
+		cr.index = append(cr.index, re)
 	}
-	e.compileTenantPermissions(cr, r.TenantPermissions)
+	e.compileTenantPermissions(cr, r.TenantPermissions, warnf)
 	return cr
+}
+
+// ownGrant builds the grant of role id alone; for a name with a role it is
+// stored in the compiledRole.
+func (e *Evaluator) ownGrant(id int32) *grant {
+	g := &grant{}
+	if r := e.roles[id]; r != nil {
+		g = &r.own
+		*g = grant{cluster: []grantSet{{r.cluster.id, r.cluster}}, restricted: r.restricted}
+		for k := range r.index {
+			ent := r.index[k].ent
+			if !slices.ContainsFunc(g.entries, func(ge grantEntry) bool { return ge.ent == ent }) {
+				g.addEntry(ent)
+			}
+		}
+		g.packLiterals()
+	}
+	e.fillRoles(g, []int32{id})
+	return g
 }
 
 func nonBlank(in []string) []string {
@@ -328,64 +331,135 @@ func nonBlank(in []string) []string {
 	return out
 }
 
-// compileActions expands a permission list through the action groups and
-// compiles it (R-AG-2, R-AG-3).
-func (e *Evaluator) compileActions(role, where string, entries []string) patternSet {
-	ps := newPatternSet(e.groups.expand(entries))
-	for _, p := range ps.invalid {
-		e.warnf("role %s: %s: invalid action pattern %q: %v", role, where, p.raw, p.err)
+// compileMappings indexes every role mapping (R-MAP-4..6) and builds the
+// grant of every exact key.
+func (e *Evaluator) compileMappings() {
+	keys := mappingKeys{user: map[string][]int32{}, backend: map[string][]int32{}, host: map[string][]int32{}}
+	for _, id := range e.sorted {
+		if m := e.mappings[id]; m != nil {
+			e.addMapping(id, m, &keys)
+		}
 	}
-	return ps
+	b := grantBuilder{e: e}
+	byUser := make(map[string]*grant, len(keys.user))
+	byBackend := make(map[string]*grant, len(keys.backend))
+	byHost := make(map[string]*grant, len(keys.host))
+	for _, k := range keys.order {
+		switch k.field {
+		case fieldUsers:
+			byUser[k.key] = b.build(keys.user[k.key])
+		case fieldBackendRoles:
+			byBackend[k.key] = b.build(keys.backend[k.key])
+		case fieldHosts:
+			byHost[k.key] = b.build(keys.host[k.key])
+		}
+	}
+	e.userKeys, e.backendKeys, e.hostKeys = keyTableOf(byUser), keyTableOf(byBackend), keyTableOf(byHost)
 }
 
-// compileMappings indexes the role mappings (R-MAP-4..6).
-func (e *Evaluator) compileMappings(mappings map[string]RoleMapping) {
-	e.byUser = map[string][]int32{}
-	e.byBackend = map[string][]int32{}
-	e.byHost = map[string][]int32{}
-	for id, name := range e.names {
-		m, ok := mappings[name]
-		if !ok {
-			continue
-		}
-		rid := int32(id)
-		add := func(field string, idx map[string][]int32, pats *[]mappingPattern, raws []string) {
-			for _, raw := range raws {
-				p := compilePattern(raw)
-				switch p.kind {
-				case patExact:
-					if l := idx[raw]; len(l) == 0 || l[len(l)-1] != rid {
-						idx[raw] = append(l, rid)
-					}
-				case patNone:
-					if p.err != nil {
-						e.warnf("role mapping %s: %s: invalid pattern %q: %v", name, field, raw, p.err)
-					}
-				default:
-					*pats = append(*pats, mappingPattern{p: p, role: rid})
+// mappingField names the three pattern lists of a role mapping.
+type mappingField uint8
+
+const (
+	fieldUsers mappingField = iota
+	fieldBackendRoles
+	fieldHosts
+)
+
+// mappingKey is one exact entry of a mapping list.
+type mappingKey struct {
+	field mappingField
+	key   string
+}
+
+// mappingKeys collects the exact keys of the mappings, with the roles each
+// maps to and the keys in order of first appearance.
+type mappingKeys struct {
+	user, backend, host map[string][]int32
+	order               []mappingKey
+}
+
+func (k *mappingKeys) add(field mappingField, key string, id int32) {
+	m := k.user
+	switch field {
+	case fieldBackendRoles:
+		m = k.backend
+	case fieldHosts:
+		m = k.host
+	}
+	l, ok := m[key]
+	if !ok {
+		k.order = append(k.order, mappingKey{field, key})
+	}
+	if len(l) == 0 || l[len(l)-1] != id {
+		m[key] = append(l, id)
+	}
+}
+
+// addMapping records role id's mapping: exact keys into keys (when non-nil),
+// pattern entries into the scanned lists, problems into mappingWarnings.
+func (e *Evaluator) addMapping(id int32, m *RoleMapping, keys *mappingKeys) {
+	name := e.names[id]
+	var warns []string
+	each := func(field mappingField, what string, pats *[]mappingPattern, raws []string) {
+		for _, raw := range raws {
+			p := compilePattern(raw)
+			switch p.kind {
+			case patExact:
+				if keys != nil {
+					keys.add(field, raw, id)
 				}
-			}
-		}
-		add("users", e.byUser, &e.userPats, m.Users)
-		add("backend_roles", e.byBackend, &e.backendPats, m.BackendRoles)
-		add("hosts", e.byHost, &e.hostPats, m.Hosts)
-		if len(m.AndBackendRoles) > 0 {
-			am := andMapping{role: rid}
-			for _, raw := range m.AndBackendRoles {
-				p := compilePattern(raw)
+			case patNone:
 				if p.err != nil {
-					e.warnf("role mapping %s: and_backend_roles: invalid pattern %q: %v", name, raw, p.err)
+					warns = append(warns, fmt.Sprintf("role mapping %s: %s: invalid pattern %q: %v", name, what, raw, p.err))
 				}
-				am.pats = append(am.pats, p)
+			default:
+				*pats = append(*pats, mappingPattern{p: p, role: id})
 			}
-			e.andMappings = append(e.andMappings, am)
 		}
 	}
+	each(fieldUsers, "users", &e.userPats, m.Users)
+	each(fieldBackendRoles, "backend_roles", &e.backendPats, m.BackendRoles)
+	each(fieldHosts, "hosts", &e.hostPats, m.Hosts)
+	if len(m.AndBackendRoles) > 0 {
+		am := andMapping{role: id}
+		for _, raw := range m.AndBackendRoles {
+			p := compilePattern(raw)
+			if p.err != nil {
+				warns = append(warns, fmt.Sprintf("role mapping %s: and_backend_roles: invalid pattern %q: %v", name, raw, p.err))
+			}
+			am.pats = append(am.pats, p)
+		}
+		e.andMappings = append(e.andMappings, am)
+	}
+	e.mappingWarnings[id] = warns
+}
+
+// exactKeys lists the exact entries of m, per field, deduplicated.
+func exactKeys(m *RoleMapping) []mappingKey {
+	if m == nil {
+		return nil
+	}
+	var out []mappingKey
+	for _, f := range []struct {
+		field mappingField
+		raws  []string
+	}{{fieldUsers, m.Users}, {fieldBackendRoles, m.BackendRoles}, {fieldHosts, m.Hosts}} {
+		for _, raw := range f.raws {
+			if p := compilePattern(raw); p.kind == patExact {
+				k := mappingKey{f.field, raw}
+				if !slices.Contains(out, k) {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // compileTenantPermissions precomputes the defined tenants each entry grants
 // (R-TEN-2, R-TEN-3).
-func (e *Evaluator) compileTenantPermissions(cr *compiledRole, tps []TenantPermission) {
+func (e *Evaluator) compileTenantPermissions(cr *compiledRole, tps []TenantPermission, warnf func(string, ...any)) {
 	for i, tp := range tps {
 		write := slices.Contains(e.groups.expand(tp.AllowedActions), tenantWriteAction)
 		for _, raw := range tp.TenantPatterns {
@@ -395,7 +469,7 @@ func (e *Evaluator) compileTenantPermissions(cr *compiledRole, tps []TenantPermi
 			}
 			p := compilePattern(raw)
 			if p.err != nil {
-				e.warnf("role %s: tenant_permissions[%d]: invalid tenant pattern %q: %v", cr.name, i, raw, p.err)
+				warnf("role %s: tenant_permissions[%d]: invalid tenant pattern %q: %v", cr.name, i, raw, p.err)
 			}
 			for _, t := range e.tenantNames {
 				if !p.match(t) {
@@ -408,4 +482,15 @@ func (e *Evaluator) compileTenantPermissions(cr *compiledRole, tps []TenantPermi
 			}
 		}
 	}
+}
+
+// directRoles indexes the internal users that carry opendistro_security_roles.
+func directRoles(users map[string]InternalUser) map[string][]string {
+	out := map[string][]string{}
+	for name, u := range users {
+		if len(u.SecurityRoles) > 0 {
+			out[name] = u.SecurityRoles
+		}
+	}
+	return out
 }

@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"slices"
 	"strings"
 )
 
@@ -70,16 +69,24 @@ type IndexDecision struct {
 type Decision struct {
 	// Allowed is the decision.
 	Allowed bool
-	// Reason is the plugin's 403 text when denied (R-ERR-1), "" when allowed.
+	// Reason is the plugin's 403 text when denied (R-ERR-1), "" when
+	// allowed. Evaluate sets it; EvaluateInto leaves it empty so that
+	// denials do not allocate: ReasonText and AppendReason render it on
+	// demand, byte for byte the same.
 	Reason string
-	// Roles are the mapped security roles, sorted (R-MAP-8).
+	// Roles are the mapped security roles, sorted (R-MAP-8). Evaluate sets
+	// it; EvaluateInto leaves it empty, because copying the names of
+	// hundreds of mapped roles would make the decision cost grow with them:
+	// RoleNames fills it on demand.
 	Roles []string
 	// Missing are the missing privileges as printed in Reason (R-ERR-2).
 	Missing []string
 	// Indices holds per-index details. It is nil for a fully allowed request
-	// without DLS/FLS/masking and without system indices (the common,
-	// allocation-free case); otherwise it has an entry for every requested
-	// index that is denied, restricted or a system index.
+	// without DLS/FLS/masking and without system indices (the common case);
+	// otherwise it has an entry for every requested index that is denied,
+	// restricted or a system index. After EvaluateInto the Allowed/Missing
+	// outcome of a denied or reduced index request is recorded only by
+	// IndexDetails (Evaluate calls it).
 	Indices map[string]IndexDecision
 	// EffectiveIndices is nil unless the request was reduced (R-EVAL-9 dnfof,
 	// R-TEN-6 redirect, R-SYS-4 security-index filtering): then it holds the
@@ -93,41 +100,89 @@ type Decision struct {
 	TenantAccess string
 	// Explain is the grant path, set when Request.Explain.
 	Explain *Explain
+
+	// Storage EvaluateInto reuses across calls on the same Decision.
+	indicesBuf map[string]IndexDecision
+	missingBuf []string // backing array of Indices[*].Missing
+	// user is what the 403 text needs of the subject, kept on a denial
+	// until ReasonText renders it.
+	user   reasonUser
+	denied bool
+	// eval, grants and ext are the mapped roles as the decision found them
+	// (grants of the immutable Evaluator, names outside its table), kept
+	// until RoleNames merges them into Roles.
+	eval    *Evaluator
+	grants  []*grant
+	ext     []string
+	rolesOK bool
+	// The check table of a denied or reduced index request, kept until
+	// IndexDetails records it in Indices.
+	tableIdx, tableReq []string
+	tableCells         []bool
+	tablePending       bool
 }
 
-// Evaluate decides req. It never blocks and never takes a lock. See
-// EvaluateInto for the allocation-free form; Evaluate allocates the Roles
-// slice of its result.
+// RoleNames returns the mapped roles (Roles), merging them into Roles on
+// first use after EvaluateInto. Until the next EvaluateInto, d refers to the
+// (immutable) Evaluator that decided it for this.
+func (d *Decision) RoleNames() []string {
+	if !d.rolesOK && d.eval != nil {
+		d.Roles = d.eval.appendDecisionRoles(d.grants, d.ext, d.Roles[:0])
+		d.rolesOK = true
+	}
+	return d.Roles
+}
+
+// Evaluate decides req. It never blocks and never takes a lock. It is the
+// convenient form: it allocates its result and fills every field (Roles,
+// the per-index outcome in Indices and, on a denial, Reason). See
+// EvaluateInto for the allocation-free form.
 func (e *Evaluator) Evaluate(req *Request) Decision {
 	var d Decision
 	e.EvaluateInto(req, &d)
+	d.RoleNames()
+	d.IndexDetails()
+	if d.denied {
+		d.Reason = d.ReasonText()
+	}
 	return d
 }
 
-// EvaluateInto decides req into d, reusing d's Roles, Missing and
-// EffectiveIndices buffers (all other fields are reset). With a reused d it
-// allocates nothing when the request is allowed, has no templated index
-// pattern (${...}) in the mapped roles' matching entries, no DLS/FLS/masking,
-// no system index, no tenant rule and no explain. Allocating paths: denials
-// (the reason text, Missing, Indices), DLS/FLS collection, template
-// rendering, dnfof reduction, tenant maps, explain.
+// EvaluateInto decides req into d, reusing d's storage (Roles, Missing,
+// EffectiveIndices and Indices with its Missing lists; every other field is
+// reset), so the slices and the map of the previous decision on d (or of a
+// copy of d) must no longer be used. What only some callers need is left
+// for d's methods to produce on demand: RoleNames the mapped roles,
+// ReasonText (or AppendReason) the 403 text of a denial, IndexDetails the
+// per-index outcome of a denied index request. The cost of EvaluateInto does
+// not grow with the number of roles a subject is mapped to.
+//
+// Once d's buffers have grown, it allocates nothing for allowed or denied
+// cluster and index requests, including dnfof reductions. Paths that
+// allocate: templated index patterns (${...}) that get rendered, DLS/FLS/
+// masking collection, tenant rules, explain, and the first use of an action
+// string (its memo entry).
 func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
-	*d = Decision{Roles: d.Roles[:0], Missing: d.Missing[:0], EffectiveIndices: d.EffectiveIndices[:0]}
-	effBuf := d.EffectiveIndices
-	d.EffectiveIndices = nil
+	effBuf := d.EffectiveIndices[:0]
+	d.Allowed, d.Reason = false, ""
+	d.Roles, d.Missing, d.Indices, d.EffectiveIndices = d.Roles[:0], d.Missing[:0], nil, nil
+	d.Tenants, d.TenantAccess, d.Explain = nil, "", nil
+	d.missingBuf = d.missingBuf[:0]
+	d.user, d.denied, d.tablePending = reasonUser{}, false, false
 
-	var idsBuf [32]int32
-	var extBuf [8]string
-	var rs roleSet
-	rs.ids, rs.ext = e.resolveRoleIDs(&req.Subject, idsBuf[:0], extBuf[:0])
-	d.Roles = e.appendNames(&rs, d.Roles)
+	if d.grants == nil {
+		d.grants = make([]*grant, 0, grantsInline)
+	}
+	gs, ext := e.subjectGrants(&req.Subject, d.grants[:0], d.ext[:0])
+	d.eval, d.grants, d.ext, d.rolesOK = e, gs, ext, false
 
-	c := evalCtx{e: e, req: req, rs: rs, roles: d.Roles}
+	c := evalCtx{e: e, req: req, d: d, gs: gs, ext: ext, slow: e.slowPath}
 	if req.Explain {
 		// Assigned from a local, not from c.ex: escape analysis is
 		// field-insensitive and c must stay on the stack.
-		ex := e.newExplain(req, &rs)
+		ex := e.newExplain(req, c.roleSet())
 		c.ex, d.Explain = ex, ex
+		c.slow = true
 	}
 
 	switch {
@@ -139,21 +194,69 @@ func (e *Evaluator) EvaluateInto(req *Request, d *Decision) {
 	default:
 		c.action(d, effBuf)
 	}
-	if !d.Allowed && d.Reason == "" {
-		d.Reason = denyReason(d.Missing, &req.Subject)
+	if !d.Allowed {
+		d.denied = true
+		d.user = reasonUser{name: req.Subject.Name, backendRoles: req.Subject.BackendRoles, tenant: req.Subject.RequestedTenant}
 	}
+}
+
+// useIndices makes d.Indices usable, reusing the map of an earlier
+// decision on d.
+func (d *Decision) useIndices() {
+	if d.Indices != nil {
+		return
+	}
+	if d.indicesBuf == nil {
+		d.indicesBuf = make(map[string]IndexDecision, 4)
+	} else {
+		clear(d.indicesBuf)
+	}
+	d.Indices = d.indicesBuf
 }
 
 // evalCtx is the per-request state. It lives on the caller's stack.
 type evalCtx struct {
-	e     *Evaluator
-	req   *Request
-	rs    roleSet  // inline, not a pointer: keeps the caller's buffers on the stack
-	roles []string // mapped role names, for ${user.securityRoles}
-	// tpl caches rendered templated index patterns by id (R-PAT-9: cached
-	// per request); allocated on first use.
-	tpl map[int]*pattern
-	ex  *Explain
+	e   *Evaluator
+	req *Request
+	d   *Decision // nil outside EvaluateInto
+	// gs are the grants the subject hits and ext its mapped names outside
+	// the name table; rs, the mapped roles one by one, is built from them
+	// only when a path needs roles (explain, DLS/FLS, tenants).
+	gs    []*grant
+	ext   []string
+	rs    roleSet
+	rsOK  bool
+	roles []string // mapped role names, for ${user.securityRoles}; see securityRoles
+	// slow selects the role-by-role path (explain, or Evaluator.slowPath).
+	slow bool
+	// kibana reports (once kibanaKnown) whether some requested index starts
+	// with the dashboards index name (R-TEN-6); systemGate finds out on its
+	// pass over the indices.
+	kibana, kibanaKnown bool
+	tpl                 *renderCache
+	ex                  *Explain
+}
+
+// securityRoles returns the mapped role names (${user.securityRoles}),
+// computing them on first use (into the Decision when there is one).
+func (c *evalCtx) securityRoles() []string {
+	if c.roles == nil {
+		if c.d != nil {
+			c.roles = c.d.RoleNames()
+		} else {
+			c.roles = c.e.appendDecisionRoles(c.gs, c.ext, []string{})
+		}
+	}
+	return c.roles
+}
+
+// roleSet returns the mapped roles one by one, computing them on first use.
+func (c *evalCtx) roleSet() *roleSet {
+	if !c.rsOK {
+		c.rs = c.e.roleSetOfGrants(c.gs, c.ext)
+		c.rsOK = true
+	}
+	return &c.rs
 }
 
 // note records an evaluation step in the explain trace. The text comes in
@@ -164,150 +267,45 @@ func (c *evalCtx) note(parts ...string) {
 	}
 }
 
-// denyReason is the 403 text (R-ERR-1).
-func denyReason(missing []string, s *Subject) string {
-	var b strings.Builder
-	n := len("no permissions for [] and User [name=, backend_roles=[], requestedTenant=null]") + len(s.Name) + len(s.RequestedTenant)
-	for _, m := range missing {
-		n += len(m) + 2
-	}
-	for _, r := range s.BackendRoles {
-		n += len(r) + 2
-	}
-	b.Grow(n)
-	b.WriteString("no permissions for [")
-	for i, m := range missing {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(m)
-	}
-	b.WriteString("] and ")
-	writeUserString(&b, s)
-	return b.String()
-}
-
-// rewriteAction applies R-EVAL-3.
-func rewriteAction(a string) string {
-	switch {
-	case strings.HasPrefix(a, "internal:indices/admin/upgrade"):
-		return "indices:admin/upgrade"
-	case a == "indices:admin/auto_create":
-		return "indices:admin/create"
-	case a == "indices:admin/mapping/auto_put":
-		return "indices:admin/mapping/put"
-	}
-	return a
-}
-
-// Well-known action names.
-const (
-	actionBulk          = "indices:data/write/bulk"
-	actionBulkShard     = "indices:data/write/bulk[s]"
-	actionWriteIndex    = "indices:data/write/index"
-	actionWriteDelete   = "indices:data/write/delete"
-	actionWriteUpdate   = "indices:data/write/update"
-	actionSearch        = "indices:data/read/search"
-	actionSearchShards  = "indices:admin/shards/search_shards"
-	actionAliases       = "indices:admin/aliases"
-	actionCreateIndex   = "indices:admin/create"
-	actionDeleteIndex   = "indices:admin/delete"
-	actionRestore       = "cluster:admin/snapshot/restore"
-	systemIndexAction   = "system:admin/system_index"
-	restAPIActionPrefix = "restapi:admin/"
-)
-
-// IsClusterAction reports whether action is judged as a cluster action
-// (R-EVAL-4) after the R-EVAL-3 rewrite.
-func IsClusterAction(action string) bool { return isClusterAction(rewriteAction(action)) }
-
-func isClusterAction(a string) bool {
-	switch a {
-	case actionBulk, "indices:data/read/mget", "indices:data/read/mtv",
-		"indices:data/write/reindex", "indices:data/read/search/template/render":
-		return true
-	}
-	return strings.HasPrefix(a, "cluster:") ||
-		strings.HasPrefix(a, "indices:admin/template/") ||
-		strings.HasPrefix(a, "indices:admin/index_template/") ||
-		strings.HasPrefix(a, "indices:data/read/scroll") ||
-		strings.HasPrefix(a, "indices:data/read/msearch")
-}
-
-// explicitOnly reports whether a is never granted by a bare "*" (R-EVAL-12).
-func explicitOnly(a string) bool {
-	return a == systemIndexAction || strings.HasPrefix(a, restAPIActionPrefix)
-}
-
-// grants reports whether the expanded permission set ps grants action a.
-func grants(ps *patternSet, a string) bool {
-	if explicitOnly(a) {
-		return ps.matchExplicit(a)
-	}
-	return ps.match(a)
-}
-
-// isDnfofAction is the R-EVAL-9 action list.
-func isDnfofAction(a string) bool {
-	switch a {
-	case actionSearchShards, "indices:admin/resolve/index", "indices:monitor/settings/get",
-		"indices:monitor/stats", "indices:admin/aliases/get":
-		return true
-	}
-	return strings.HasPrefix(a, "indices:data/read/") || strings.HasPrefix(a, "indices:admin/mappings/fields/get")
-}
-
-// isSystemDeniedAction is the R-SYS-4 list of write-type actions.
-func (e *Evaluator) isSystemDeniedAction(a string) bool {
-	for _, p := range [...]string{"indices:data/write", "indices:admin/delete", "indices:admin/mapping/delete",
-		"indices:admin/mapping/put", "indices:admin/freeze", "indices:admin/settings/update"} {
-		if strings.HasPrefix(a, p) {
-			return true
-		}
-	}
-	if a == actionAliases {
-		return true
-	}
-	if !e.settings.RestoreSecurityIndexEnabled {
-		return strings.HasPrefix(a, "indices:admin/close") || strings.HasPrefix(a, actionRestore)
-	}
-	return false
-}
+// info returns the memo entry of action (as requested: the entry holds its
+// R-EVAL-3 rewrite).
+func (c *evalCtx) info(action string) *actionInfo { return c.e.memo.lookup(c.e, action) }
 
 // action evaluates an action request in the order of the vectors header:
 // roles → top-level bulk shortcut → system index gate → cluster or index
 // privileges → dnfof, then DLS/FLS.
 func (c *evalCtx) action(d *Decision, effBuf []string) {
 	e, req := c.e, c.req
-	action := rewriteAction(req.Action)
+	ai := c.info(req.Action)
+	action := ai.action
 	if c.ex != nil {
 		c.ex.Action = action
-		c.ex.Cluster = isClusterAction(action)
+		c.ex.Cluster = ai.cluster
 	}
 
 	// R-EVAL-11: a top-level bulk is a cluster check only, unless a tenant is
 	// requested (then it takes the full path).
-	if action == actionBulk && req.Subject.RequestedTenant == "" {
-		c.cluster(d, action)
+	if ai.bulk && req.Subject.RequestedTenant == "" {
+		c.cluster(d, ai)
 		return
 	}
 
 	indices := req.Indices
 	if len(indices) > 0 || req.AllIndices {
 		var ok bool
-		if indices, ok = c.systemGate(d, action, effBuf); !ok {
+		if indices, ok = c.systemGate(d, ai); !ok {
 			return
 		}
 	}
 
-	if isClusterAction(action) {
-		if !c.cluster(d, action) {
+	if ai.cluster {
+		if !c.cluster(d, ai) {
 			return
 		}
-		if strings.HasPrefix(action, actionRestore) && e.settings.checkSnapshotRestoreWrite() && len(indices) > 0 {
+		if ai.restore && e.settings.checkSnapshotRestoreWrite() && len(indices) > 0 {
 			// R-EVAL-13: restored indices need create and index.
-			var buf [2]string
-			required := append(buf[:0], actionCreateIndex, actionWriteIndex)
+			var buf [2]*actionInfo
+			required := append(buf[:0], c.info(actionCreateIndex), c.info(actionWriteIndex))
 			c.indexCheck(d, indices, required, false, effBuf)
 		}
 		return
@@ -317,21 +315,27 @@ func (c *evalCtx) action(d *Decision, effBuf []string) {
 		return
 	}
 
-	var buf [8]string
-	required := c.requiredActions(action, buf[:0])
-	c.indexCheck(d, indices, required, isDnfofAction(action), effBuf)
+	var buf [8]*actionInfo
+	required := c.requiredActions(ai, buf[:0])
+	c.indexCheck(d, indices, required, ai.dnfof, effBuf)
 }
 
 // requiredActions builds the R-EVAL-6 list: the action first, then the
 // additional ones in the order they are added.
-func (c *evalCtx) requiredActions(action string, dst []string) []string {
-	dst = append(dst, action)
-	add := func(a string) {
-		if !slices.Contains(dst, a) {
-			dst = append(dst, a)
-		}
+func (c *evalCtx) requiredActions(ai *actionInfo, dst []*actionInfo) []*actionInfo {
+	dst = append(dst, ai)
+	if !ai.extra {
+		return dst
 	}
-	switch action {
+	add := func(a string) {
+		for _, x := range dst {
+			if x.action == a {
+				return
+			}
+		}
+		dst = append(dst, c.info(a))
+	}
+	switch ai.action {
 	case actionBulkShard:
 		for _, it := range c.req.BulkItems {
 			switch it {
@@ -358,515 +362,31 @@ func (c *evalCtx) requiredActions(action string, dst []string) []string {
 }
 
 // cluster applies R-EVAL-5; on denial it fills Missing.
-func (c *evalCtx) cluster(d *Decision, action string) bool {
-	for _, id := range c.rs.ids {
-		r := c.e.roles[id]
-		if r != nil && grants(&r.cluster, action) {
-			d.Allowed = true
-			if c.ex != nil {
-				c.ex.addClusterGrant(c.e, r, action)
-			}
-			return true
-		}
-	}
-	d.Allowed = false
-	d.Missing = append(d.Missing, action)
-	c.note("no mapped role grants the cluster action ", action, " in cluster_permissions (R-EVAL-5)")
-	return false
-}
-
-// isSystemIndex reports whether idx is a configured system index (R-SYS-1).
-func (e *Evaluator) isSystemIndex(idx string) bool {
-	return e.settings.SystemIndicesEnabled && e.systemIndices.match(idx)
-}
-
-// systemGate applies R-SYS-3/4. It returns the indices to evaluate further
-// (the security index stripped when filtering is on) and false when the
-// request is denied.
-func (c *evalCtx) systemGate(d *Decision, action string, effBuf []string) ([]string, bool) {
-	e, req := c.e, c.req
-	anySecurity, anySystem := false, false
-	for _, idx := range req.Indices {
-		if idx == e.configIndex {
-			anySecurity = true
-		} else if e.isSystemIndex(idx) {
-			anySystem = true
-		}
-	}
-	indices := req.Indices
-	deny := func(why ...string) ([]string, bool) {
-		d.Allowed = false
-		d.Missing = d.Missing[:0]
-		c.markSystemIndices(d)
-		if c.ex != nil {
-			c.ex.Gate = strings.Join(why, "")
-			c.note(c.ex.Gate)
-		}
-		return nil, false
-	}
-	if e.settings.SystemIndexPermissionEnabled {
-		if anySecurity {
-			return deny("the security index ", e.configIndex, " is never accessible to non-admin users (R-SYS-3)")
-		}
-		if anySystem {
-			var cellsBuf [64]bool
-			if !c.allGranted(req.Indices, systemIndexAction, true, cellsBuf[:0]) {
-				return deny("system index access needs an explicit ", systemIndexAction, " on every requested index (R-SYS-3)")
-			}
-		}
-	}
-	if e.isSystemDeniedAction(action) {
-		if req.AllIndices {
-			if !e.settings.FilterSecurityIndexFromAllRequests {
-				return deny("write-type action ", action, " on all indices (R-SYS-4)")
-			}
-		}
-		if !e.settings.SystemIndexPermissionEnabled && (anySystem || anySecurity) {
-			return deny("write-type action ", action, " on a system index without the system index permission feature (R-SYS-4)")
-		}
-	}
-	if anySecurity && req.AllIndices && e.settings.FilterSecurityIndexFromAllRequests {
-		indices = effBuf[:0]
-		for _, idx := range req.Indices {
-			if idx != e.configIndex {
-				indices = append(indices, idx)
-			}
-		}
-		d.EffectiveIndices = indices
-		c.note("security index stripped from an all-indices request (filter_securityindex_from_all_requests)")
-	}
-	if anySystem || anySecurity {
-		c.markSystemIndices(d)
-	}
-	return indices, true
-}
-
-// markSystemIndices records system_index: true per index (R-SYS-6).
-func (c *evalCtx) markSystemIndices(d *Decision) {
-	for _, idx := range c.req.Indices {
-		if idx == c.e.configIndex || c.e.isSystemIndex(idx) {
-			if d.Indices == nil {
-				d.Indices = map[string]IndexDecision{}
-			}
-			id := d.Indices[idx]
-			id.SystemIndex = true
-			d.Indices[idx] = id
-		}
-	}
-}
-
-// entryMatchesIndex reports whether ent's index patterns match idx or one of
-// its aliases / its data stream (R-EVAL-7), rendering templates (R-PAT-5).
-func (c *evalCtx) entryMatchesIndex(ent *indexEntry, idx string) bool {
-	if c.entryMatchesName(ent, idx) {
-		return true
-	}
-	for _, p := range c.req.IndexParents[idx] {
-		if c.entryMatchesName(ent, p) {
-			return true
-		}
-	}
-	return false
-}
-
-func (c *evalCtx) entryMatchesName(ent *indexEntry, name string) bool {
-	if ent.patterns.match(name) {
-		return true
-	}
-	for i := range ent.templates {
-		if c.rendered(&ent.templates[i]).match(name) {
-			return true
-		}
-	}
-	return false
-}
-
-// rendered returns the compiled pattern of a template for this request.
-func (c *evalCtx) rendered(t *templatePattern) *pattern {
-	if p, ok := c.tpl[t.id]; ok {
-		return p
-	}
-	if c.tpl == nil {
-		c.tpl = map[int]*pattern{}
-	}
-	p := compilePattern(renderTemplate(t.raw, &c.req.Subject, c.roles))
-	c.tpl[t.id] = &p
-	return &p
-}
-
-// fillCells sets cells[i*len(required)+j] when required[j] is granted on
-// indices[i] by some mapped role (R-EVAL-7, R-EVAL-8). explicit applies
-// R-EVAL-12 to every action. It returns the number of cells still false.
-func (c *evalCtx) fillCells(indices, required []string, explicit bool, cells []bool) int {
-	nr := len(required)
-	left := len(cells)
-	for _, id := range c.rs.ids {
-		r := c.e.roles[id]
-		if r == nil {
-			continue
-		}
-		for k := range r.index {
-			ent := &r.index[k]
-			for j, a := range required {
-				var ok bool
-				if explicit {
-					ok = ent.actions.matchExplicit(a)
-				} else {
-					ok = grants(&ent.actions, a)
-				}
-				if !ok {
-					continue
-				}
-				for i, idx := range indices {
-					cell := i*nr + j
-					if cells[cell] || !c.entryMatchesIndex(ent, idx) {
-						continue
-					}
-					cells[cell] = true
-					left--
-					if c.ex != nil {
-						c.ex.addIndexGrant(c, r, ent, idx, a)
-					}
-				}
-				if left == 0 {
-					return 0
-				}
-			}
-		}
-	}
-	return left
-}
-
-// allGranted reports whether action is granted on every index.
-func (c *evalCtx) allGranted(indices []string, action string, explicit bool, cellsBuf []bool) bool {
-	cells := growBools(cellsBuf, len(indices))
-	return c.fillCells(indices, []string{action}, explicit, cells) == 0
-}
-
-func growBools(buf []bool, n int) []bool {
-	if cap(buf) >= n {
-		buf = buf[:n]
-		clear(buf)
-		return buf
-	}
-	return make([]bool, n)
-}
-
-// allIndicesGranted decides an _all request with no resolved index: every
-// action must be granted by an entry whose index patterns contain "*".
-func (c *evalCtx) allIndicesGranted(required []string, d *Decision) bool {
-	ok := true
-	for _, a := range required {
-		found := false
-	roles:
-		for _, id := range c.rs.ids {
+func (c *evalCtx) cluster(d *Decision, ai *actionInfo) bool {
+	if c.slow {
+		rs := c.roleSet()
+		for _, id := range rs.ids {
 			r := c.e.roles[id]
-			if r == nil {
-				continue
+			if r != nil && ai.grants(r.cluster) {
+				d.Allowed = true
+				if c.ex != nil {
+					c.ex.addClusterGrant(c.e, r, ai.action)
+				}
+				return true
 			}
-			for k := range r.index {
-				ent := &r.index[k]
-				if ent.patterns.any && grants(&ent.actions, a) {
-					found = true
-					break roles
+		}
+	} else {
+		for _, g := range c.gs {
+			for _, cs := range g.cluster {
+				if ai.grantsID(cs.id, cs.set) {
+					d.Allowed = true
+					return true
 				}
 			}
 		}
-		if !found {
-			d.Missing = append(d.Missing, a)
-			ok = false
-		}
-	}
-	return ok
-}
-
-// indexCheck applies R-EVAL-6..10 and DLS/FLS collection.
-func (c *evalCtx) indexCheck(d *Decision, indices, required []string, dnfof bool, effBuf []string) {
-	e, req := c.e, c.req
-	if len(indices) == 0 {
-		if req.AllIndices {
-			d.Allowed = c.allIndicesGranted(required, d)
-			if !d.Allowed {
-				c.note("an all-indices request needs the actions on index pattern * (R-EVAL-6)")
-			}
-			return
-		}
-		// R-EVAL-10: only remote indices (or none): the remote cluster decides.
-		d.Allowed = true
-		c.note("no local index: the index check passes (R-EVAL-10)")
-		return
-	}
-	var cellsBuf [64]bool
-	nr := len(required)
-	cells := growBools(cellsBuf[:0], len(indices)*nr)
-	if c.fillCells(indices, required, false, cells) == 0 {
-		d.Allowed = true
-		c.collectRestrictions(d, indices)
-		return
-	}
-
-	// Partial or no access.
-	okCount := 0
-	for i := range indices {
-		if allTrue(cells[i*nr : (i+1)*nr]) {
-			okCount++
-		}
-	}
-	if dnfof && e.dyn.DoNotFailOnForbidden && (okCount > 0 || e.dyn.DoNotFailOnForbiddenEmpty) {
-		eff := effBuf[:0]
-		if eff == nil {
-			eff = make([]string, 0, okCount)
-		}
-		for i, idx := range indices {
-			if allTrue(cells[i*nr : (i+1)*nr]) {
-				eff = append(eff, idx)
-			}
-		}
-		d.Allowed = true
-		d.EffectiveIndices = eff
-		c.note("do_not_fail_on_forbidden: request reduced to the allowed indices (R-EVAL-9)")
-		c.recordIndexCells(d, indices, required, cells)
-		c.collectRestrictions(d, eff)
-		return
 	}
 	d.Allowed = false
-	for j, a := range required {
-		for i := range indices {
-			if !cells[i*nr+j] {
-				d.Missing = append(d.Missing, a)
-				break
-			}
-		}
-	}
-	c.recordIndexCells(d, indices, required, cells)
-	c.note("some (index, action) pair is not granted by any mapped role (R-EVAL-6)")
-}
-
-func allTrue(b []bool) bool {
-	for _, v := range b {
-		if !v {
-			return false
-		}
-	}
-	return true
-}
-
-// recordIndexCells fills Decision.Indices with the per-index outcome.
-func (c *evalCtx) recordIndexCells(d *Decision, indices, required []string, cells []bool) {
-	if d.Indices == nil {
-		d.Indices = make(map[string]IndexDecision, len(indices))
-	}
-	nr := len(required)
-	missing := 0
-	for _, ok := range cells {
-		if !ok {
-			missing++
-		}
-	}
-	// One backing array for every index's Missing list.
-	all := make([]string, 0, missing)
-	for i, idx := range indices {
-		id := d.Indices[idx]
-		start := len(all)
-		for j, a := range required {
-			if !cells[i*nr+j] {
-				all = append(all, a)
-			}
-		}
-		id.Allowed = len(all) == start
-		id.Missing = nil
-		if !id.Allowed {
-			id.Missing = all[start:len(all):len(all)]
-		}
-		d.Indices[idx] = id
-	}
-}
-
-// collectRestrictions computes DLS, FLS and masked fields per index
-// (R-DLS-1..4) into d.Indices. It does nothing (and allocates nothing) when
-// no mapped role carries a restriction.
-func (c *evalCtx) collectRestrictions(d *Decision, indices []string) {
-	e := c.e
-	restricted := false
-	for _, id := range c.rs.ids {
-		if r := e.roles[id]; r != nil && r.restricted {
-			restricted = true
-			break
-		}
-	}
-	if !restricted {
-		return
-	}
-	dfm := e.settings.DfmEmptyOverridesAll
-	for _, idx := range indices {
-		var dls, fls, masked []string
-		var noDLS, noFLS, noMasked bool
-		for _, id := range c.rs.ids {
-			r := e.roles[id]
-			if r == nil {
-				continue
-			}
-			for k := range r.index {
-				ent := &r.index[k]
-				if !c.entryMatchesIndex(ent, idx) {
-					continue
-				}
-				if ent.hasDLS {
-					q := ent.dls
-					if ent.dlsTpl {
-						q = renderTemplate(q, &c.req.Subject, c.roles)
-					}
-					dls = append(dls, q)
-				} else {
-					noDLS = true
-				}
-				if ent.hasFLS {
-					fls = append(fls, ent.fls...)
-				} else {
-					noFLS = true
-				}
-				if ent.hasMasked {
-					masked = append(masked, ent.masked...)
-				} else {
-					noMasked = true
-				}
-			}
-		}
-		if dfm {
-			// R-DLS-2: an entry without a restriction lifts it for the index.
-			if noDLS {
-				dls = nil
-			}
-			if noFLS {
-				fls = nil
-			}
-			if noMasked {
-				masked = nil
-			}
-		}
-		if len(dls) == 0 && len(fls) == 0 && len(masked) == 0 {
-			continue
-		}
-		if d.Indices == nil {
-			d.Indices = make(map[string]IndexDecision, len(indices))
-		}
-		id := d.Indices[idx]
-		id.Allowed = true
-		id.DLS = sortedSet(dls)
-		id.FLS = sortedSet(fls)
-		id.MaskedFields = sortedSet(masked)
-		d.Indices[idx] = id
-	}
-}
-
-func sortedSet(l []string) []string {
-	if len(l) == 0 {
-		return nil
-	}
-	slices.Sort(l)
-	return slices.Compact(l)
-}
-
-// tenantQuestion answers a tenant decision (R-TEN-5, R-TEN-8).
-func (c *evalCtx) tenantQuestion(d *Decision) {
-	e, req := c.e, c.req
-	s := &req.Subject
-	d.Tenants = e.tenantMap(s, &c.rs)
-	tenant := req.Tenant
-	if tenant == privateTenant && !e.dyn.PrivateTenantEnabled {
-		d.TenantAccess = TenantAccessNone
-		d.Allowed = false
-		d.Missing = d.Missing[:0]
-		c.note("private tenant requested while kibana.private_tenant_enabled is false (R-TEN-6)")
-		return
-	}
-	d.TenantAccess = tenantAccess(d.Tenants, tenant)
-	switch {
-	case !e.dyn.MultitenancyEnabled || s.Name == e.dyn.ServerUsername:
-		d.Allowed = true
-		c.note("tenant checks do not apply (multitenancy disabled or dashboards server user)")
-	case strings.EqualFold(req.TenantAccess, "write"):
-		d.Allowed = d.TenantAccess == TenantAccessWrite
-	default:
-		d.Allowed = d.TenantAccess != TenantAccessNone
-	}
-	if c.ex != nil {
-		c.ex.Tenant = &TenantTrace{Tenant: tenant, Access: d.TenantAccess, Tenants: d.Tenants}
-	}
-}
-
-// tenantGate applies R-TEN-6 to an index action. It returns true when the
-// decision is final.
-func (c *evalCtx) tenantGate(d *Decision, action string, indices []string) bool {
-	e, req := c.e, c.req
-	s := &req.Subject
-	if !e.dyn.MultitenancyEnabled || s.Name == e.dyn.ServerUsername || len(indices) == 0 {
-		return false
-	}
-	kib := e.dyn.KibanaIndex
-	touchesKibana := false
-	for _, idx := range indices {
-		if strings.HasPrefix(idx, kib) {
-			touchesKibana = true
-			break
-		}
-	}
-	if !touchesKibana && s.RequestedTenant != privateTenant {
-		return false
-	}
-	onlyKibana := true
-	for _, idx := range indices {
-		if idx != kib {
-			onlyKibana = false
-			break
-		}
-	}
-	tenant := s.RequestedTenant
-	deny := func(why ...string) bool {
-		d.Allowed = false
-		d.Missing = append(d.Missing[:0], action)
-		c.note(why...)
-		return true
-	}
-	if tenant == privateTenant {
-		if !e.dyn.PrivateTenantEnabled {
-			return deny("private tenant requested while kibana.private_tenant_enabled is false (R-TEN-6)")
-		}
-		tenant = s.Name
-	}
-	check := func(t string) bool {
-		if d.Tenants == nil {
-			d.Tenants = e.tenantMap(s, &c.rs)
-		}
-		w, ok := d.Tenants[t]
-		if t == s.Name && s.RequestedTenant == privateTenant {
-			ok, w = true, true
-		}
-		return ok && (w || isTenantReadOnlyAction(action))
-	}
-	if tenant == "" {
-		if onlyKibana && !check(globalTenant) {
-			return deny("the dashboards index without a tenant needs the global tenant (R-TEN-6)")
-		}
-		return false
-	}
-	tenantIdx := TenantIndexName(kib, tenant)
-	if len(indices) == 1 && strings.HasPrefix(indices[0], tenantIdx) {
-		if !check(tenant) {
-			return deny("tenant ", tenant, " is not writable or not granted (R-TEN-6)")
-		}
-		d.Allowed = true
-		c.note("request on the tenant's own dashboards index: allowed (R-TEN-6)")
-		return true
-	}
-	if onlyKibana {
-		if !check(tenant) {
-			return deny("tenant ", tenant, " is not writable or not granted (R-TEN-6)")
-		}
-		d.Allowed = true
-		d.EffectiveIndices = []string{tenantIdx}
-		c.note("dashboards index redirected to the tenant index ", tenantIdx, " (R-TEN-6)")
-		return true
-	}
+	d.Missing = append(d.Missing, ai.action)
+	c.note("no mapped role grants the cluster action ", ai.action, " in cluster_permissions (R-EVAL-5)")
 	return false
 }

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -120,16 +123,10 @@ func BenchmarkCompile(b *testing.B) {
 // against the index-level evaluation alone. All other requests are checked
 // against the product decision.
 func benchDecision(e *Evaluator, req *Request) (allowed bool, product bool) {
-	action := rewriteAction(req.Action)
-	if !isClusterAction(action) || len(req.Indices) == 0 {
+	if !IsClusterAction(req.Action) || len(req.Indices) == 0 {
 		return e.Evaluate(req).Allowed, true
 	}
-	var d Decision
-	var rs roleSet
-	e.resolveRoles(&req.Subject, &rs)
-	c := evalCtx{e: e, req: req, rs: rs}
-	c.indexCheck(&d, req.Indices, []string{action}, false, nil)
-	return d.Allowed, false
+	return e.HasIndexPrivilege(req), false
 }
 
 // checkBenchDecisions verifies every expected decision of a workload.
@@ -172,11 +169,12 @@ func TestBenchDecisions(t *testing.T) {
 	}
 }
 
-// allocConfig is a small configuration exercising the common decision paths.
-func allocConfig(t testing.TB) *Evaluator {
+// allocConfig is a small configuration exercising the common decision
+// paths; dnfof turns do_not_fail_on_forbidden on.
+func allocConfig(t testing.TB, dnfof bool) *Evaluator {
 	t.Helper()
 	cfg := NewConfig()
-	loadStatics(t, cfg)
+	cfg.AddStatics()
 	cfg.Roles["logs_reader"] = Role{
 		ClusterPermissions: []string{"cluster_composite_ops_ro", "cluster_monitor"},
 		IndexPermissions: []IndexPermission{
@@ -184,9 +182,14 @@ func allocConfig(t testing.TB) *Evaluator {
 			{IndexPatterns: []string{"/audit-[0-9]+/"}, AllowedActions: []string{"search"}},
 		},
 	}
+	cfg.Roles["writer"] = Role{IndexPermissions: []IndexPermission{{IndexPatterns: []string{"logs-*"}, AllowedActions: []string{"indices:data/write/bulk*", "index"}}}}
 	cfg.Roles["own"] = Role{IndexPermissions: []IndexPermission{{IndexPatterns: []string{"home-${user.name}"}, AllowedActions: []string{"crud"}}}}
 	cfg.RolesMapping["logs_reader"] = RoleMapping{BackendRoles: []string{"analyst", "team-*"}}
+	cfg.RolesMapping["writer"] = RoleMapping{Users: []string{"ann"}}
 	cfg.RolesMapping["own"] = RoleMapping{Users: []string{"*"}}
+	if dnfof {
+		cfg.SecurityConfig = []byte(`{"dynamic":{"do_not_fail_on_forbidden":true}}`)
+	}
 	e, err := Compile(cfg, Settings{})
 	if err != nil {
 		t.Fatal(err)
@@ -194,47 +197,110 @@ func allocConfig(t testing.TB) *Evaluator {
 	return e
 }
 
-// TestEvaluateAllocs pins the allocation-free paths of EvaluateInto (with a
-// reused Decision): allowed cluster and index requests allocate nothing.
-// Denials allocate the reason text and the per-index details; a templated
-// index pattern allocates when rendered, which only happens when its entry's
-// actions match the request.
+// TestEvaluateAllocs pins the allocation-free paths of EvaluateInto with a
+// reused Decision: allowed and denied cluster and index requests (also when
+// RoleNames and IndexDetails are asked for), bulk shard requests with their
+// item actions, dnfof reductions, and
+// HasIndexPrivilege and HasClusterPrivilege allocate nothing, and so do templates of the form
+// prefix${user.name}suffix. Rendering any other templated index pattern
+// allocates its render cache and the rendered string; the engine tries
+// templated entries last, so a request the other entries decide never
+// renders.
 func TestEvaluateAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	e := allocConfig(t)
+	e, dnfof := allocConfig(t, false), allocConfig(t, true)
 	subject := Subject{Name: "ann", BackendRoles: []string{"analyst", "dev"}}
 	tests := []struct {
 		name      string
+		e         *Evaluator
 		req       Request
 		allowed   bool
 		maxAllocs float64
 	}{
-		{"cluster allowed", Request{Subject: subject, Action: "cluster:monitor/health"}, true, 0},
-		{"cluster allowed via group", Request{Subject: subject, Action: "indices:data/read/mget"}, true, 0},
-		{"index allowed", Request{Subject: subject, Action: "indices:monitor/stats", Indices: []string{"logs-1", "metrics-2024.01"}}, true, 0},
-		{"index allowed regex", Request{Subject: subject, Action: "indices:data/read/search", Indices: []string{"audit-7"}}, true, 0},
-		{"cluster denied", Request{Subject: subject, Action: "cluster:admin/settings/update"}, false, 2},
-		// Denied: the reason text, the per-index map and its Missing lists.
-		{"index denied", Request{Subject: subject, Action: "indices:admin/delete", Indices: []string{"logs-1", "metrics-2024.01"}}, false, 5},
-		// The "own" role's crud grants the action, so its ${user.name}
-		// pattern is rendered: render cache, string and pattern on top.
-		{"index denied with template", Request{Subject: subject, Action: "indices:data/write/index", Indices: []string{"logs-1"}}, false, 8},
-		{"index allowed with template", Request{Subject: subject, Action: "indices:data/write/index", Indices: []string{"home-ann"}}, true, 4},
+		{"cluster allowed", e, Request{Subject: subject, Action: "cluster:monitor/health"}, true, 0},
+		{"cluster allowed via group", e, Request{Subject: subject, Action: "indices:data/read/mget"}, true, 0},
+		{"cluster denied", e, Request{Subject: subject, Action: "cluster:admin/settings/update"}, false, 0},
+		{"index allowed", e, Request{Subject: subject, Action: "indices:monitor/stats", Indices: []string{"logs-1", "metrics-2024.01"}}, true, 0},
+		{"index allowed regex", e, Request{Subject: subject, Action: "indices:data/read/search", Indices: []string{"audit-7"}}, true, 0},
+		{"index denied", e, Request{Subject: subject, Action: "indices:admin/delete", Indices: []string{"logs-1", "metrics-2024.01"}}, false, 0},
+		{"bulk shard allowed", e, Request{Subject: subject, Action: "indices:data/write/bulk[s]", Indices: []string{"logs-1"}, BulkItems: []string{"index", "create"}}, true, 0},
+		{"bulk shard denied", e, Request{Subject: subject, Action: "indices:data/write/bulk[s]", Indices: []string{"logs-1"}, BulkItems: []string{"index", "delete"}}, false, 0},
+		{"dnfof reduced", dnfof, Request{Subject: subject, Action: "indices:data/read/search", Indices: []string{"logs-1", "secret", "audit-7"}}, true, 0},
+		{"dnfof denied", dnfof, Request{Subject: subject, Action: "indices:data/read/search", Indices: []string{"secret"}}, false, 0},
+		// "home-${user.name}" is matched without rendering.
+		{"index allowed with template", e, Request{Subject: subject, Action: "indices:data/write/delete", Indices: []string{"home-ann"}}, true, 0},
+		{"index denied with template", e, Request{Subject: subject, Action: "indices:data/write/delete", Indices: []string{"logs-1"}}, false, 0},
+		// A name with '*' widens the pattern (R-PAT-7): rendered, allocating
+		// the render cache, the string and the mapped role names.
+		{"index allowed with widening template", e, Request{Subject: Subject{Name: "a*"}, Action: "indices:data/write/delete", Indices: []string{"home-ann"}}, true, 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var d Decision
-			e.EvaluateInto(&tc.req, &d)
+			tc.e.EvaluateInto(&tc.req, &d)
 			if d.Allowed != tc.allowed {
-				t.Fatalf("allowed = %v, want %v (%s)", d.Allowed, tc.allowed, d.Reason)
+				t.Fatalf("allowed = %v, want %v (%s)", d.Allowed, tc.allowed, d.ReasonText())
 			}
-			n := testing.AllocsPerRun(200, func() { e.EvaluateInto(&tc.req, &d) })
+			n := testing.AllocsPerRun(200, func() { tc.e.EvaluateInto(&tc.req, &d) })
 			if n > tc.maxAllocs {
-				t.Errorf("%v allocs per run, want ≤ %v", n, tc.maxAllocs)
+				t.Errorf("EvaluateInto: %v allocs per run, want ≤ %v", n, tc.maxAllocs)
 			}
-			t.Logf("%v allocs", n)
+			if tc.maxAllocs == 0 {
+				if n := testing.AllocsPerRun(200, func() { tc.e.HasIndexPrivilege(&tc.req) }); n != 0 {
+					t.Errorf("HasIndexPrivilege: %v allocs per run, want 0", n)
+				}
+				if n := testing.AllocsPerRun(200, func() { tc.e.HasClusterPrivilege(&tc.req.Subject, tc.req.Action) }); n != 0 {
+					t.Errorf("HasClusterPrivilege: %v allocs per run, want 0", n)
+				}
+			}
+			if tc.maxAllocs == 0 {
+				full := func() { tc.e.EvaluateInto(&tc.req, &d); d.RoleNames(); d.IndexDetails() }
+				if n := testing.AllocsPerRun(200, full); n != 0 {
+					t.Errorf("EvaluateInto with RoleNames and IndexDetails: %v allocs per run, want 0", n)
+				}
+			}
+			if !d.Allowed {
+				buf := make([]byte, 0, 256)
+				if n := testing.AllocsPerRun(200, func() { buf = d.AppendReason(buf[:0]) }); n != 0 {
+					t.Errorf("AppendReason: %v allocs per run, want 0", n)
+				}
+				if string(buf) != d.ReasonText() || d.ReasonText() != tc.e.Evaluate(&tc.req).Reason {
+					t.Errorf("reason texts differ: %q, %q, %q", buf, d.ReasonText(), tc.e.Evaluate(&tc.req).Reason)
+				}
+			}
 		})
 	}
+}
+
+// sameDecision compares two engine decisions field by field ("" when equal).
+func sameDecision(a, b *Decision) string {
+	var out string
+	add := func(format string, args ...any) { out += fmt.Sprintf("\n  "+format, args...) }
+	if a.Allowed != b.Allowed {
+		add("allowed %v vs %v", a.Allowed, b.Allowed)
+	}
+	if a.ReasonText() != b.ReasonText() {
+		add("reason %q vs %q", a.ReasonText(), b.ReasonText())
+	}
+	if ra, rb := a.RoleNames(), b.RoleNames(); !slices.Equal(ra, rb) && !(len(ra) == 0 && len(rb) == 0) {
+		add("roles %q vs %q", ra, rb)
+	}
+	if !slices.Equal(a.Missing, b.Missing) {
+		add("missing %q vs %q", a.Missing, b.Missing)
+	}
+	if (a.EffectiveIndices == nil) != (b.EffectiveIndices == nil) || !slices.Equal(a.EffectiveIndices, b.EffectiveIndices) {
+		add("effective %q vs %q", a.EffectiveIndices, b.EffectiveIndices)
+	}
+	if !maps.EqualFunc(a.IndexDetails(), b.IndexDetails(), func(x, y IndexDecision) bool {
+		return x.Allowed == y.Allowed && x.SystemIndex == y.SystemIndex && slices.Equal(x.Missing, y.Missing) &&
+			slices.Equal(x.DLS, y.DLS) && slices.Equal(x.FLS, y.FLS) && slices.Equal(x.MaskedFields, y.MaskedFields)
+	}) {
+		add("indices %+v vs %+v", a.Indices, b.Indices)
+	}
+	if !maps.Equal(a.Tenants, b.Tenants) || a.TenantAccess != b.TenantAccess {
+		add("tenants %v %s vs %v %s", a.Tenants, a.TenantAccess, b.Tenants, b.TenantAccess)
+	}
+	return out
 }

@@ -121,10 +121,8 @@ func (e *Evaluator) newExplain(req *Request, rs *roleSet) *Explain {
 // traceMapping records every mapping rule of names[id] that s satisfies.
 func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, val string)) {
 	name := e.names[id]
-	for u, ids := range e.byUser {
-		if u == s.Name && containsID(ids, id) {
-			add(name, "users", u, s.Name)
-		}
+	if keyMaps(e.userKeys, s.Name, id) {
+		add(name, "users", s.Name, s.Name)
 	}
 	for _, mp := range e.userPats {
 		if mp.role == id && mp.p.match(s.Name) {
@@ -132,7 +130,7 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 		}
 	}
 	for _, br := range s.BackendRoles {
-		if containsID(e.byBackend[br], id) {
+		if keyMaps(e.backendKeys, br, id) {
 			add(name, "backend_roles", br, br)
 		}
 		for _, mp := range e.backendPats {
@@ -149,7 +147,7 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 		if h == "" {
 			continue
 		}
-		if containsID(e.byHost[h], id) {
+		if keyMaps(e.hostKeys, h, id) {
 			add(name, "hosts", h, h)
 		}
 		for _, mp := range e.hostPats {
@@ -170,13 +168,10 @@ func (e *Evaluator) traceMapping(id int32, s *Subject, add func(role, via, pat, 
 	}
 }
 
-func containsID(ids []int32, id int32) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
+// keyMaps reports whether the exact mapping key maps role id.
+func keyMaps(t *keyTable, key string, id int32) bool {
+	g := t.get(key)
+	return g != nil && g.hasRole(id)
 }
 
 // roleWarnings lists R-PAT-4 and R-AG-3 problems of one role.
@@ -248,7 +243,7 @@ func (ex *Explain) addClusterGrant(e *Evaluator, r *compiledRole, action string)
 	ex.Grants = append(ex.Grants, g)
 }
 
-func (ex *Explain) addIndexGrant(c *evalCtx, r *compiledRole, ent *indexEntry, idx, action string) {
+func (ex *Explain) addIndexGrant(c *evalCtx, r *compiledRole, ent *roleEntry, idx, action string) {
 	e := c.e
 	src := r.src.IndexPermissions[ent.ordinal]
 	g := GrantTrace{Role: r.name, Index: idx, Action: action, Entry: ent.ordinal}
@@ -256,7 +251,7 @@ func (ex *Explain) addIndexGrant(c *evalCtx, r *compiledRole, ent *indexEntry, i
 found:
 	for _, n := range names {
 		for _, p := range src.IndexPatterns {
-			cp := compilePattern(renderTemplate(p, &c.req.Subject, c.roles))
+			cp := compilePattern(renderTemplate(p, &c.req.Subject, c.securityRoles()))
 			if cp.match(n) {
 				g.IndexPattern = p
 				if n != idx {

@@ -160,8 +160,13 @@ func Permitted(ev *Evaluator, r *Requester, action string) (ok, admin bool, reas
 	d := decisionPool.Get().(*Decision)
 	req := Request{Subject: r.Subject, Action: action, AdminCert: r.AdminCert}
 	ev.EvaluateInto(&req, d)
-	ok, reason = d.Allowed, d.Reason
-	admin = r.AdminCert || slices.Contains(d.Roles, "all_access")
+	ok = d.Allowed
+	if !ok {
+		reason = d.ReasonText()
+	}
+	// The pooled Decision keeps its role-name buffer, so this does not
+	// allocate once warm.
+	admin = r.AdminCert || slices.Contains(d.RoleNames(), "all_access")
 	decisionPool.Put(d)
 	return ok, admin, reason
 }

@@ -101,7 +101,7 @@ func (e *Evaluator) HasClusterPermission(mappedRoles []string, action string) bo
 		if !ok {
 			continue
 		}
-		if r := e.roles[id]; r != nil && grants(&r.cluster, action) {
+		if r := e.roles[id]; r != nil && r.cluster != nil && r.cluster.grants(action, explicitOnly(action)) {
 			return true
 		}
 	}

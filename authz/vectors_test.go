@@ -1,9 +1,11 @@
 package authz
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,29 +108,12 @@ func loadYAMLMap[T any](path string, dst map[string]T) error {
 	return decodeYAMLMap(&doc, dst)
 }
 
-// loadStatics reads opensearch-config/static into cfg, overriding entries of
-// the same name (R-MOD-7, DynamicConfigFactory.addStatics).
-func loadStatics(t testing.TB, cfg *Config) {
-	t.Helper()
-	dir := filepath.Join(sharedDir, "opensearch-config", "static")
-	if err := loadYAMLMap(filepath.Join(dir, "action_groups.yml"), cfg.ActionGroups); err != nil {
-		t.Fatal(err)
-	}
-	if err := loadYAMLMap(filepath.Join(dir, "roles.yml"), cfg.Roles); err != nil {
-		t.Fatal(err)
-	}
-	if err := loadYAMLMap(filepath.Join(dir, "tenants.yml"), cfg.Tenants); err != nil {
-		t.Fatal(err)
-	}
-}
+// vectorsPath is the package's copy of the shared spec's vectors.yaml.
+var vectorsPath = filepath.Join("testdata", "vectors.yaml")
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	path := filepath.Join(sharedDir, "spec", "vectors.yaml")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("%s not found", path)
-	}
+	b, err := os.ReadFile(vectorsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,26 +136,17 @@ func loadVectors(t *testing.T) []vector {
 	return vf.Vectors
 }
 
-func (v *vector) compile(t testing.TB) *Evaluator {
+// config builds the vector's configuration and node settings.
+func (v *vector) config(t testing.TB) (*Config, Settings) {
 	t.Helper()
 	cfg := NewConfig()
-	for k, x := range v.Config.ActionGroups {
-		cfg.ActionGroups[k] = x
-	}
-	for k, x := range v.Config.Roles {
-		cfg.Roles[k] = x
-	}
-	for k, x := range v.Config.RolesMapping {
-		cfg.RolesMapping[k] = x
-	}
-	for k, x := range v.Config.InternalUsers {
-		cfg.InternalUsers[k] = x
-	}
-	for k, x := range v.Config.Tenants {
-		cfg.Tenants[k] = x
-	}
+	maps.Copy(cfg.ActionGroups, v.Config.ActionGroups)
+	maps.Copy(cfg.Roles, v.Config.Roles)
+	maps.Copy(cfg.RolesMapping, v.Config.RolesMapping)
+	maps.Copy(cfg.InternalUsers, v.Config.InternalUsers)
+	maps.Copy(cfg.Tenants, v.Config.Tenants)
 	if v.Config.Static {
-		loadStatics(t, cfg)
+		cfg.AddStatics()
 	}
 	if v.Config.Dynamic != nil {
 		b, err := json.Marshal(map[string]any{"dynamic": v.Config.Dynamic})
@@ -183,6 +159,12 @@ func (v *vector) compile(t testing.TB) *Evaluator {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, s
+}
+
+func (v *vector) compile(t testing.TB) *Evaluator {
+	t.Helper()
+	cfg, s := v.config(t)
 	e, err := Compile(cfg, s)
 	if err != nil {
 		t.Fatal(err)
@@ -231,45 +213,82 @@ func TestVectors(t *testing.T) {
 	}
 	for i := range vectors {
 		v := &vectors[i]
-		t.Run(v.ID, func(t *testing.T) {
-			e := v.compile(t)
-			req := v.request()
-			d := e.Evaluate(req)
-			if d.Allowed != v.Expect.Allowed {
-				t.Errorf("allowed = %v, want %v (reason %q)\nrule: %s", d.Allowed, v.Expect.Allowed, d.Reason, v.Rule)
-			}
-			want := v.Expect.Roles
-			if want == nil {
-				want = []string{}
-			}
-			if !slices.Equal(d.Roles, want) {
-				t.Errorf("roles = %q, want %q", d.Roles, want)
-			}
-			if v.Expect.Reason != nil && d.Reason != *v.Expect.Reason {
-				t.Errorf("reason = %q\nwant     %q", d.Reason, *v.Expect.Reason)
-			}
-			if v.Expect.Tenants != nil && !mapsEqual(d.Tenants, v.Expect.Tenants) {
-				t.Errorf("tenants = %v, want %v", d.Tenants, v.Expect.Tenants)
-			}
-			if v.Expect.HasDLS {
-				got := restrictions(&d)
-				if !dlsEqual(got, v.Expect.DLS) {
-					t.Errorf("dls = %+v, want %+v", got, v.Expect.DLS)
-				}
-			}
-			if v.Expect.EffectiveIndices != nil && !slices.Equal(d.EffectiveIndices, v.Expect.EffectiveIndices) {
-				t.Errorf("effective_indices = %q, want %q", d.EffectiveIndices, v.Expect.EffectiveIndices)
-			}
-			// The explain path must reach the same decision.
-			req.Explain = true
-			if dx := e.Evaluate(req); dx.Allowed != d.Allowed || dx.Reason != d.Reason || dx.Explain == nil {
-				t.Errorf("explain changed the decision: %v %q", dx.Allowed, dx.Reason)
-			}
-			// MappedRoles agrees with the decision.
-			if mr := e.MappedRoles(&req.Subject); !slices.Equal(mr, d.Roles) {
-				t.Errorf("MappedRoles = %q, decision roles %q", mr, d.Roles)
-			}
-		})
+		t.Run(v.ID, func(t *testing.T) { checkVector(t, v, v.compile(t)) })
+	}
+}
+
+// TestVectorsCopyCurrent checks that testdata/vectors.yaml is the shared
+// spec's file when ../shared is present: the copy must be refreshed when the
+// spec changes.
+func TestVectorsCopyCurrent(t *testing.T) {
+	shared, err := os.ReadFile(filepath.Join(sharedDir, "spec", "vectors.yaml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Skip("shared spec not present")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := os.ReadFile(vectorsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(shared, local) {
+		t.Errorf("%s differs from the shared spec's vectors.yaml: copy it again", vectorsPath)
+	}
+}
+
+// checkVector decides the vector's request with e through every decision
+// path (Evaluate, EvaluateInto with a reused Decision, the role-by-role
+// path, explain, MappedRoles, HasIndexPrivilege where it applies) and checks
+// the expectation.
+func checkVector(t *testing.T, v *vector, e *Evaluator) {
+	t.Helper()
+	req := v.request()
+	d := e.Evaluate(req)
+	if d.Allowed != v.Expect.Allowed {
+		t.Errorf("allowed = %v, want %v (reason %q)\nrule: %s", d.Allowed, v.Expect.Allowed, d.Reason, v.Rule)
+	}
+	want := v.Expect.Roles
+	if want == nil {
+		want = []string{}
+	}
+	if !slices.Equal(d.Roles, want) && !(len(d.Roles) == 0 && len(want) == 0) {
+		t.Errorf("roles = %q, want %q", d.Roles, want)
+	}
+	if v.Expect.Reason != nil && d.Reason != *v.Expect.Reason {
+		t.Errorf("reason = %q\nwant     %q", d.Reason, *v.Expect.Reason)
+	}
+	if v.Expect.Tenants != nil && !mapsEqual(d.Tenants, v.Expect.Tenants) {
+		t.Errorf("tenants = %v, want %v", d.Tenants, v.Expect.Tenants)
+	}
+	if v.Expect.HasDLS {
+		got := restrictions(&d)
+		if !dlsEqual(got, v.Expect.DLS) {
+			t.Errorf("dls = %+v, want %+v", got, v.Expect.DLS)
+		}
+	}
+	if v.Expect.EffectiveIndices != nil && !slices.Equal(d.EffectiveIndices, v.Expect.EffectiveIndices) {
+		t.Errorf("effective_indices = %q, want %q", d.EffectiveIndices, v.Expect.EffectiveIndices)
+	}
+	// Every other path must reach the same decision.
+	var reused Decision
+	e.EvaluateInto(&Request{Subject: Subject{Name: "other"}, Action: "indices:data/read/search", Indices: []string{"a", "b"}}, &reused)
+	e.EvaluateInto(req, &reused)
+	if diff := sameDecision(&d, &reused); diff != "" {
+		t.Errorf("EvaluateInto with a reused Decision differs:%s", diff)
+	}
+	slow := *e
+	slow.slowPath = true
+	if ds := slow.Evaluate(req); sameDecision(&d, &ds) != "" {
+		t.Errorf("role-by-role path differs:%s", sameDecision(&d, &ds))
+	}
+	rx := *req
+	rx.Explain = true
+	if dx := e.Evaluate(&rx); dx.Explain == nil || sameDecision(&d, &dx) != "" {
+		t.Errorf("explain changed the decision:%s", sameDecision(&d, &dx))
+	}
+	if mr := e.MappedRoles(&req.Subject); !slices.Equal(mr, d.Roles) {
+		t.Errorf("MappedRoles = %q, decision roles %q", mr, d.Roles)
 	}
 }
 
