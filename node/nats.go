@@ -85,6 +85,12 @@ type Bus interface {
 	flushBus
 	ownerBus
 	ownerWatcher
+	changeReader
+}
+
+// changeReader follows the change stream for clients without NATS access.
+type changeReader interface {
+	Changes(ctx context.Context, from uint64) (*bus.ChangeSub, error)
 }
 
 // busLifecycle is start-up readiness, status and shutdown.
@@ -309,4 +315,27 @@ func (n *Node) natsStatus() *api.NATSStatus {
 	st.OwnersLoaded, st.OwnersSeq, st.OwnersRecords, st.StaleMS = o.loaded, o.seq, o.records, o.staleMS
 	st.Ready = st.Connected && st.JetStreamReady && st.OwnersLoaded
 	return st
+}
+
+// FollowChanges calls each for every change of the change stream from
+// revision from on (0: new changes only), in order, until ctx ends or each
+// returns an error (api.ChangeFollower).
+func (n *Node) FollowChanges(ctx context.Context, from uint64, each func(bus.Change) error) error {
+	if n.bus == nil {
+		return errors.New("no NATS connection")
+	}
+	sub, err := n.bus.Changes(ctx, from)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for {
+		c, err := sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if err := each(c); err != nil {
+			return err
+		}
+	}
 }

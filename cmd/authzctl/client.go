@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -107,6 +108,45 @@ func (e *apiError) Error() string {
 		}
 	}
 	return fmt.Sprintf("%d %s", e.Status, bytes.TrimSpace(e.Body))
+}
+
+// stream sends a GET whose answer is newline-delimited JSON and calls each
+// for every non-empty line until the answer ends, ctx ends or each fails.
+// The client's overall timeout does not apply (a stream is long-lived); the
+// wait for the answer's header does.
+func (c *client) stream(ctx context.Context, path string, each func([]byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	long := *c.http
+	long.Timeout = 0
+	resp, err := long.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", c.base.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return &apiError{Status: resp.StatusCode, Body: b}
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue // keep-alive
+		}
+		if err := each(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("GET %s: read stream: %w", path, err)
+	}
+	return ctx.Err()
 }
 
 // do sends one request and decodes a 2xx JSON answer into out (when not nil).

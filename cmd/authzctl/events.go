@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -39,13 +44,18 @@ func eventsCmd(g *globals) *cobra.Command {
 		before uint64
 		all    bool
 		asJSON bool
+		follow bool
+		from   uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "List the configuration history: who changed what, when",
 		Long: `Events lists the latest applied configuration changes, newest first: revision,
 time (UTC), actor, event type and the resources changed. The cluster keeps the last
-1000 changes. --before REV pages to older ones; --all follows every page.`,
+1000 changes. --before REV pages to older ones; --all follows every page.
+
+--follow prints every change as it is committed (the cluster's change stream),
+from --from REV on when the stream still holds it, until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cl, err := g.newClient()
@@ -53,6 +63,9 @@ time (UTC), actor, event type and the resources changed. The cluster keeps the l
 				return err
 			}
 			defer cl.close()
+			if follow {
+				return followChanges(cmd, cl, from, asJSON)
+			}
 			var recs []eventRecord
 			for {
 				path := fmt.Sprintf("/_plugins/_authz/events?size=%d", size)
@@ -87,7 +100,46 @@ time (UTC), actor, event type and the resources changed. The cluster keeps the l
 	cmd.Flags().Uint64Var(&before, "before", 0, "only records older than this revision")
 	cmd.Flags().BoolVar(&all, "all", false, "follow every page")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON")
+	cmd.Flags().BoolVar(&follow, "follow", false, "print changes as they are committed, until interrupted")
+	cmd.Flags().Uint64Var(&from, "from", 0, "with --follow: start at this revision (0: new changes only)")
 	return cmd
+}
+
+// streamChange is one line of GET /_plugins/_authz/events/_stream.
+type streamChange struct {
+	Revision uint64   `json:"revision"`
+	Type     string   `json:"type"`
+	Keys     []string `json:"keys"`
+	Actor    string   `json:"actor"`
+	At       int64    `json:"at"`
+}
+
+// followChanges prints the change stream until the command's context ends
+// (Ctrl-C): one JSON object per line with --json, else a table row each.
+func followChanges(cmd *cobra.Command, cl *client, from uint64, asJSON bool) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := cmd.OutOrStdout()
+	if !asJSON {
+		fmt.Fprintln(out, "REVISION  TIME                      ACTOR  TYPE  CHANGES")
+	}
+	err := cl.stream(ctx, fmt.Sprintf("/_plugins/_authz/events/_stream?from=%d", from), func(line []byte) error {
+		if asJSON {
+			_, err := fmt.Fprintf(out, "%s\n", line)
+			return err
+		}
+		var c streamChange
+		if err := json.Unmarshal(line, &c); err != nil {
+			return fmt.Errorf("decode change: %w", err)
+		}
+		_, err := fmt.Fprintf(out, "%d  %s  %s  %s  %s\n", c.Revision,
+			time.UnixMilli(c.At).UTC().Format("2006-01-02T15:04:05.000Z"), c.Actor, c.Type, strings.Join(c.Keys, " "))
+		return err
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // changesText lists a record's resources as +added ~changed -removed, with a

@@ -47,6 +47,7 @@ var statusTable = []struct {
 	{ErrRevisionTimeout, http.StatusServiceUnavailable, "The requested min_revision was not reached in time"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Unauthorized"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
+	{ErrStreamUnavailable, http.StatusServiceUnavailable, "The change stream (NATS JetStream) is unavailable, try again later"},
 	{ErrBusUnavailable, http.StatusServiceUnavailable, "The ownership store (NATS JetStream) is unavailable; nothing was written, try again later"},
 	{ErrOwnerSeqTimeout, http.StatusServiceUnavailable, "The requested min_seq was not reached in time"},
 	{ErrOwnerNotFound, http.StatusNotFound, "No ownership record for this resource"},

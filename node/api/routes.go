@@ -48,6 +48,7 @@ func (a *API) routes() {
 
 	a.mux.Handle("/_plugins/_authz/cluster", a.authed(a.gated("", map[string]h{http.MethodGet: a.clusterStatus})))
 	a.mux.Handle("/_plugins/_authz/events", a.authed(a.gated("", map[string]h{http.MethodGet: a.events})))
+	a.mux.Handle("/_plugins/_authz/events/_stream", a.authed(a.gated("", map[string]h{http.MethodGet: a.streamEvents})))
 	a.mux.Handle("/_plugins/_authz/config", a.authed(a.gated("", map[string]h{http.MethodGet: a.exportConfig, http.MethodPut: a.replaceConfig})))
 	a.mux.Handle("/_plugins/_authz/evaluate", a.authed(a.evaluate))
 	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.authed(a.evaluateBatch))
