@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
@@ -105,7 +106,7 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []any {
 		return out
 	}
 	if cur.Config != prev.Config {
-		ev, err := authz.Compile(cur.Config, m.cfg.Settings)
+		ev, err := authz.Update(prev.Eval, cur.Config, m.cfg.Settings, changedRefs(done))
 		if err != nil {
 			if len(done) > 1 {
 				// Find the entry the compiler refuses by applying one at a time;
@@ -130,6 +131,31 @@ func (m *Machine) ApplyBatch(logs []*raft.Log) []any {
 	}
 	m.publish(cur, done...)
 	return out
+}
+
+// changedRefs lists the entities the accepted entries of a batch changed, for
+// authz.Update: the five collections only. The security config is compared by
+// Update itself; nodes DN, audit, allowlist and cluster settings do not reach
+// the evaluator, and naming them would only make Update fall back to a full
+// compile.
+func changedRefs(done []applied) []authz.Ref {
+	var refs []authz.Ref
+	for _, a := range done {
+		if a.res.Err != nil {
+			continue
+		}
+		for _, k := range a.res.Keys {
+			kind, name, ok := strings.Cut(k, "/")
+			if !ok {
+				continue
+			}
+			switch authz.Kind(kind) {
+			case authz.KindInternalUsers, authz.KindRoles, authz.KindRolesMapping, authz.KindActionGroups, authz.KindTenants:
+				refs = append(refs, authz.Ref{Kind: authz.Kind(kind), Name: name})
+			}
+		}
+	}
+	return refs
 }
 
 // applied is one entry of a batch with its result, for OnApply.

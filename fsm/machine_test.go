@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -256,7 +257,34 @@ func FuzzApplySequences(f *testing.F) {
 		if a.View().Hash() != batched.View().Hash() {
 			t.Fatalf("hash differs when applied in batches")
 		}
+		for _, m := range []*Machine{a, restored, batched} {
+			assertFreshEvaluator(t, m, names)
+		}
 	})
+}
+
+// assertFreshEvaluator checks that the machine's evaluator, built entry by
+// entry with authz.Update, decides like one compiled from scratch from the
+// machine's configuration.
+func assertFreshEvaluator(t *testing.T, m *Machine, names []string) {
+	t.Helper()
+	v := m.View()
+	fresh, err := authz.Compile(v.Config, authz.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		for _, action := range []string{"cluster:monitor/health", "indices:data/read/search"} {
+			req := authz.Request{Subject: authz.Subject{Name: "u" + n}, Action: action, Indices: []string{"logs-1"}}
+			if action == "cluster:monitor/health" {
+				req.Indices = nil
+			}
+			got, want := v.Eval.Evaluate(&req), fresh.Evaluate(&req)
+			if got.Allowed != want.Allowed || !slices.Equal(got.Roles, want.Roles) {
+				t.Fatalf("%s %s: incremental evaluator says %v %v, a fresh compile %v %v", req.Subject.Name, action, got.Allowed, got.Roles, want.Allowed, want.Roles)
+			}
+		}
+	}
 }
 
 // memSink is an in-memory raft.SnapshotSink.
