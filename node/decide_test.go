@@ -3,6 +3,7 @@ package node_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -176,6 +177,44 @@ func TestDecisionAPISubjects(t *testing.T) {
 		delete(got, "revision")
 		if d := cmp.Diff(want, got); d != "" {
 			t.Errorf("has_privileges (-want +got):\n%s", d)
+		}
+	})
+	t.Run("privileges", func(t *testing.T) {
+		r := rita("GET", "/_plugins/_authz/privileges/rita", "")
+		var p struct {
+			User    string   `json:"user"`
+			Roles   []string `json:"roles"`
+			Cluster []string `json:"cluster"`
+			Index   []struct {
+				IndexPatterns  []string `json:"index_patterns"`
+				AllowedActions []string `json:"allowed_actions"`
+			} `json:"index"`
+		}
+		if err := json.Unmarshal(r.Body, &p); err != nil || r.Status != 200 {
+			t.Fatalf("privileges: %s", r)
+		}
+		if p.User != "rita" || len(p.Roles) != 1 || p.Roles[0] != "reader" || !slices.Contains(p.Cluster, "cluster:monitor/*") ||
+			len(p.Index) != 1 || p.Index[0].IndexPatterns[0] != "logs-*" || !slices.Contains(p.Index[0].AllowedActions, "indices:data/read*") {
+			t.Errorf("privileges = %+v", p)
+		}
+		if r := rita("GET", "/_plugins/_authz/privileges/admin", ""); r.Status != 403 {
+			t.Errorf("privileges of another user without cluster:admin/authz/evaluate = %s", r)
+		}
+	})
+	t.Run("who_can", func(t *testing.T) {
+		r := c.Admin(1, "POST", "/_plugins/_authz/who_can?min_revision="+rev, `{"action":"indices:data/read/search","index":"logs-7"}`)
+		var w struct {
+			Roles        []string `json:"roles"`
+			BackendRoles []string `json:"backend_roles"`
+		}
+		if err := json.Unmarshal(r.Body, &w); err != nil || r.Status != 200 {
+			t.Fatalf("who_can: %s", r)
+		}
+		if !slices.Contains(w.Roles, "reader") || !slices.Contains(w.Roles, "all_access") || !slices.Contains(w.BackendRoles, "readers") {
+			t.Errorf("who_can = %+v", w)
+		}
+		if r := rita("POST", "/_plugins/_authz/who_can", `{"action":"indices:data/read/search"}`); r.Status != 403 {
+			t.Errorf("who_can without cluster:admin/authz/evaluate = %s", r)
 		}
 	})
 	t.Run("explain names the event that last changed the role", func(t *testing.T) {

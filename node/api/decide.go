@@ -259,11 +259,8 @@ func (a *API) subjectFor(r *request, u *decisionUser, remote string) (authz.Subj
 	if u.Name == "" {
 		return authz.Subject{}, authz.StatusMessage(http.StatusBadRequest, "user.name is required")
 	}
-	if !c.SuperAdmin {
-		d := r.view.Eval.Evaluate(&authz.Request{Subject: c.Subject, Action: evaluateOthersAction})
-		if !d.Allowed {
-			return authz.Subject{}, authz.OpenSearchError(http.StatusForbidden, "security_exception", d.Reason)
-		}
+	if err := a.mayAskForOthers(r); err != nil {
+		return authz.Subject{}, err
 	}
 	var s authz.Subject
 	if iu, ok := r.view.Config.InternalUsers[u.Name]; ok && u.nameOnly() {
@@ -321,4 +318,64 @@ func errorPart(e *authz.Error) json.RawMessage {
 		return env.Error
 	}
 	return e.Body
+}
+
+// privileges serves GET /_plugins/_authz/privileges/{user}: the effective
+// cluster, index and tenant privileges of an internal user (or of a user known
+// only by name), action groups expanded. Asking about anyone but oneself needs
+// cluster:admin/authz/evaluate.
+func (a *API) privileges(w http.ResponseWriter, r *request) error {
+	name := r.PathValue("user")
+	s, err := a.subjectFor(r, &decisionUser{Name: name}, "")
+	if err != nil {
+		return err
+	}
+	p := r.view.Eval.EffectivePrivileges(&s)
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, struct {
+		User string `json:"user"`
+		authz.Privileges
+		Revision uint64 `json:"revision"`
+	}{name, p, r.view.Rev})
+	return nil
+}
+
+// whoCan serves POST /_plugins/_authz/who_can {"action","index"?}: the roles,
+// users, backend roles and hosts (and the mapping patterns) that may perform
+// the action (on the index). It reveals other users' access, so it needs
+// cluster:admin/authz/evaluate.
+func (a *API) whoCan(w http.ResponseWriter, r *request) error {
+	var body struct {
+		Action string `json:"action"`
+		Index  string `json:"index"`
+	}
+	if err := a.decodeStrict(r, &body); err != nil {
+		return err
+	}
+	if body.Action == "" {
+		return authz.StatusMessage(http.StatusBadRequest, "action is required")
+	}
+	if err := a.mayAskForOthers(r); err != nil {
+		return err
+	}
+	res := r.view.Eval.WhoCan(body.Action, body.Index)
+	setRevision(w, r.view.Rev)
+	writeJSON(w, http.StatusOK, struct {
+		authz.WhoCanResult
+		Revision uint64 `json:"revision"`
+	}{res, r.view.Rev})
+	return nil
+}
+
+// mayAskForOthers checks that the caller may see decisions about others: the
+// super admin certificate, or the cluster permission cluster:admin/authz/evaluate.
+func (a *API) mayAskForOthers(r *request) error {
+	if r.caller.SuperAdmin {
+		return nil
+	}
+	d := r.view.Eval.Evaluate(&authz.Request{Subject: r.caller.Subject, Action: evaluateOthersAction})
+	if !d.Allowed {
+		return authz.OpenSearchError(http.StatusForbidden, "security_exception", d.Reason)
+	}
+	return nil
 }

@@ -53,6 +53,8 @@ func (a *API) routes() {
 	a.mux.Handle("/_plugins/_authz/evaluate", a.authed(a.evaluate))
 	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.authed(a.evaluateBatch))
 	a.mux.Handle("/_plugins/_authz/has_privileges", a.authed(a.hasPrivileges))
+	a.mux.Handle("/_plugins/_authz/privileges/{user}", a.authed(methods(map[string]h{http.MethodGet: a.privileges})))
+	a.mux.Handle("/_plugins/_authz/who_can", a.authed(methods(map[string]h{http.MethodPost: a.whoCan})))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
 	a.ownershipRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
