@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/authz/workload"
+	"github.com/authzd/authzd/node/decisionload"
 	"github.com/authzd/authzd/node/nodetest"
 )
 
@@ -133,4 +135,40 @@ func BenchmarkEvaluatorSwap(b *testing.B) {
 	b.ReportMetric(pct(lags, 0.99), "lag-p99-ms")
 	b.ReportMetric(pct(totals, 0.50), "all-swapped-p50-ms")
 	b.ReportMetric(pct(totals, 0.99), "all-swapped-p99-ms")
+}
+
+// BenchmarkDecisionHTTP drives one node holding the medium workload's
+// configuration through its REST decision API over loopback HTTPS (the
+// package decisionload, as `authzctl bench --http` does): single decisions at
+// full speed, single decisions at half that rate (latency), and _batch calls
+// of 100. Each iteration is one run of 20,000 single decisions.
+func BenchmarkDecisionHTTP(b *testing.B) {
+	dir := filepath.Join("..", "..", "shared", "bench", "medium")
+	w, err := workload.Load(dir)
+	if err != nil {
+		b.Skipf("%s: %v", dir, err)
+	}
+	c := nodetest.Start(b, nodetest.WithNodes(1), nodetest.WithConfig(w.Config))
+	reqs := make([]decisionload.Request, len(w.Requests))
+	for i, r := range w.Requests {
+		reqs[i] = decisionload.Request{User: r.User, BackendRoles: r.BackendRoles, Action: r.Action, Indices: r.Indices}
+	}
+	client := c.AdminClient
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+	var rep decisionload.Report
+	for b.Loop() {
+		if rep, err = decisionload.Run(b.Context(), decisionload.Config{
+			URL: "https://" + c.Peers[0].HTTPAddr, Client: client, Requests: reqs, Count: 20_000,
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if e := rep.Single.Errors + rep.SingleHalfLoad.Errors + rep.Batch.Errors; e > 0 {
+		b.Fatalf("%d calls failed", e)
+	}
+	b.ReportMetric(rep.Single.PerSec, "single/s")
+	b.ReportMetric(rep.Single.P99, "single-p99-us")
+	b.ReportMetric(rep.SingleHalfLoad.P50, "half-load-p50-us")
+	b.ReportMetric(rep.SingleHalfLoad.P99, "half-load-p99-us")
+	b.ReportMetric(rep.Batch.PerSec, "batch-decisions/s")
 }

@@ -1,0 +1,321 @@
+// Package decisionload drives a node's REST decision API over HTTPS and
+// measures it: closed-loop throughput of single decisions, latency of single
+// decisions at a fixed rate (open loop, so a slow answer cannot hide the
+// requests queued behind it), and throughput of _batch calls. Its callers are
+// `authzctl bench --http` and node's BenchmarkDecisionHTTP. Every run is
+// bounded by a request count, and it refuses any target but loopback.
+package decisionload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Request is one decision to ask, with the answer the workload expects.
+type Request struct {
+	User         string
+	BackendRoles []string
+	Action       string
+	Indices      []string
+	// Expect is the expected decision; Check false means it is not compared
+	// (the bench's reference judges some requests differently from the API).
+	Expect, Check bool
+}
+
+// Config describes a run.
+type Config struct {
+	// URL is the node, e.g. https://127.0.0.1:9200. Only loopback hosts are
+	// accepted.
+	URL string
+	// Client sends the requests; it carries TLS and credentials allowed to
+	// decide for others (cluster:admin/authz/evaluate).
+	Client *http.Client
+	// User and Password, when set, are sent as basic auth.
+	User, Password string
+	// Requests are cycled through.
+	Requests []Request
+	// Count bounds each phase (decisions); default 20,000.
+	Count int
+	// Concurrency is the number of closed-loop workers; default 16.
+	Concurrency int
+	// BatchSize is the size of _batch calls; default 100.
+	BatchSize int
+}
+
+// Phase is the outcome of one measured phase.
+type Phase struct {
+	// Decisions answered and calls made.
+	Decisions int `json:"decisions"`
+	Calls     int `json:"calls"`
+	// PerSec is decisions per second.
+	PerSec float64 `json:"per_sec"`
+	// Rate is the offered rate of an open-loop phase, calls per second.
+	Rate float64 `json:"rate,omitempty"`
+	// Latencies of one call, in microseconds.
+	P50 float64 `json:"p50_us"`
+	P90 float64 `json:"p90_us"`
+	P99 float64 `json:"p99_us"`
+	Max float64 `json:"max_us"`
+	// Errors counts calls that failed (transport errors, non-200 answers).
+	Errors int `json:"errors"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	URL string `json:"url"`
+	// Single is closed-loop single decisions at full speed.
+	Single Phase `json:"single"`
+	// SingleHalfLoad is single decisions offered at half of Single's rate.
+	SingleHalfLoad Phase `json:"single_half_load"`
+	// Batch is closed-loop _batch calls of BatchSize decisions.
+	Batch     Phase `json:"batch"`
+	BatchSize int   `json:"batch_size"`
+	// Mismatches counts answers that differ from Expect (checked requests).
+	Mismatches int `json:"mismatches"`
+}
+
+// ErrNotLoopback refuses load aimed at anything but this machine.
+var ErrNotLoopback = errors.New("load targets must be loopback addresses")
+
+// Run runs the three phases in order.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Count <= 0 {
+		cfg.Count = 20_000
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if len(cfg.Requests) == 0 {
+		return Report{}, errors.New("decision load: no requests")
+	}
+	if err := checkLoopback(cfg.URL); err != nil {
+		return Report{}, err
+	}
+	r := &runner{cfg: cfg, endpoint: cfg.URL + "/_plugins/_authz/evaluate"}
+	for _, q := range cfg.Requests {
+		b, err := json.Marshal(body(q))
+		if err != nil {
+			return Report{}, err
+		}
+		r.bodies = append(r.bodies, b)
+	}
+	rep := Report{URL: cfg.URL, BatchSize: cfg.BatchSize}
+	var err error
+	if rep.Single, err = r.closedLoop(ctx, cfg.Count, false); err != nil {
+		return rep, err
+	}
+	rate := rep.Single.PerSec / 2
+	if rep.SingleHalfLoad, err = r.openLoop(ctx, cfg.Count/2, rate); err != nil {
+		return rep, err
+	}
+	if rep.Batch, err = r.closedLoop(ctx, cfg.Count*5, true); err != nil {
+		return rep, err
+	}
+	rep.Mismatches = int(r.mismatches.Load())
+	return rep, nil
+}
+
+func checkLoopback(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("decision load: bad URL %q", raw)
+	}
+	if u.Hostname() == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(u.Hostname())
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("decision load: %s: %w", u.Hostname(), ErrNotLoopback)
+	}
+	return nil
+}
+
+func body(q Request) map[string]any {
+	roles := q.BackendRoles
+	if roles == nil {
+		roles = []string{}
+	}
+	return map[string]any{"user": map[string]any{"name": q.User, "backend_roles": roles}, "action": q.Action, "indices": q.Indices}
+}
+
+type runner struct {
+	cfg        Config
+	endpoint   string
+	bodies     [][]byte
+	mismatches atomic.Int64
+}
+
+// call sends one evaluate (or _batch) request and checks the answers of the
+// requests starting at index first.
+func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
+	var payload []byte
+	path := r.endpoint
+	if batch {
+		var buf bytes.Buffer
+		buf.WriteString(`{"requests":[`)
+		for i := range n {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(r.bodies[(first+i)%len(r.bodies)])
+		}
+		buf.WriteString(`]}`)
+		payload, path = buf.Bytes(), r.endpoint+"/_batch"
+	} else {
+		payload = r.bodies[first%len(r.bodies)]
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(payload))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if r.cfg.User != "" {
+		req.SetBasicAuth(r.cfg.User, r.cfg.Password)
+	}
+	resp, err := r.cfg.Client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	}
+	type answer struct {
+		Allowed bool `json:"allowed"`
+	}
+	var answers []answer
+	if batch {
+		var out struct {
+			Responses []answer `json:"responses"`
+		}
+		if err := json.Unmarshal(b, &out); err != nil {
+			return err
+		}
+		answers = out.Responses
+	} else {
+		var a answer
+		if err := json.Unmarshal(b, &a); err != nil {
+			return err
+		}
+		answers = []answer{a}
+	}
+	for i, a := range answers {
+		q := r.cfg.Requests[(first+i)%len(r.cfg.Requests)]
+		if q.Check && a.Allowed != q.Expect {
+			r.mismatches.Add(1)
+		}
+	}
+	return nil
+}
+
+// closedLoop runs Concurrency workers that send the next call as soon as the
+// previous one is answered, until count decisions were asked.
+func (r *runner) closedLoop(ctx context.Context, count int, batch bool) (Phase, error) {
+	per := 1
+	if batch {
+		per = r.cfg.BatchSize
+	}
+	calls := max(1, count/per)
+	var next atomic.Int64
+	lat := make([]time.Duration, calls)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range r.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= calls || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := r.call(ctx, batch, k*per, per); err != nil {
+					errs.Add(1)
+				}
+				lat[k] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Phase{}, err
+	}
+	return phase(lat, calls*per, time.Since(start), int(errs.Load())), nil
+}
+
+// openLoop offers calls at rate per second whatever the answers take, and
+// measures each call from the moment it was due, so that queueing counts.
+func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, error) {
+	if rate <= 0 || count <= 0 {
+		return Phase{}, nil
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	lat := make([]time.Duration, count)
+	var errs atomic.Int64
+	var wg sync.WaitGroup
+	due := make(chan int, 1024)
+	start := time.Now()
+	// Enough workers that a slow answer does not delay the next send.
+	for range max(r.cfg.Concurrency, 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range due {
+				at := start.Add(time.Duration(k) * interval)
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d) // pacing an open-loop workload, not waiting for a condition
+				}
+				if err := r.call(ctx, false, k, 1); err != nil {
+					errs.Add(1)
+				}
+				lat[k] = time.Since(at)
+			}
+		}()
+	}
+	for k := range count {
+		if ctx.Err() != nil {
+			break
+		}
+		due <- k
+	}
+	close(due)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return Phase{}, err
+	}
+	p := phase(lat, count, time.Since(start), int(errs.Load()))
+	p.Rate = rate
+	return p, nil
+}
+
+func phase(lat []time.Duration, decisions int, took time.Duration, errs int) Phase {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	us := func(p float64) float64 {
+		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Nanoseconds()) / 1000
+	}
+	return Phase{
+		Decisions: decisions, Calls: len(lat), PerSec: float64(decisions) / took.Seconds(),
+		P50: us(0.50), P90: us(0.90), P99: us(0.99), Max: float64(s[len(s)-1].Nanoseconds()) / 1000, Errors: errs,
+	}
+}
