@@ -137,6 +137,7 @@ type API struct {
 	creds     *credCache
 	dummyHash string
 	mux       *http.ServeMux
+	dns       dnCache
 }
 
 // New builds the API. It starts no goroutines.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/fsm"
-	"github.com/authzd/authzd/transport"
 )
 
 // Caller is the authenticated subject of a request.
@@ -111,7 +110,7 @@ func (c *credCache) flush(names ...string) {
 func (a *API) authenticate(r *http.Request, v *fsm.View) (*Caller, error) {
 	c := &Caller{}
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-		c.CertDN = transport.DN(r.TLS.VerifiedChains[0][0])
+		c.CertDN = a.dns.dn(r.TLS.VerifiedChains[0][0])
 		c.SuperAdmin = slices.Contains(a.cfg.Settings.AdminDN, c.CertDN)
 	}
 	user, password, hasBasic := r.BasicAuth()

@@ -197,3 +197,16 @@ func toAny(s []string) []any {
 	}
 	return out
 }
+
+func TestDNCache(t *testing.T) {
+	var c dnCache
+	cert := superAdminCert(t)
+	for range 3 {
+		if got := c.dn(cert); got != superAdminDN {
+			t.Fatalf("dn = %q", got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { c.dn(cert) }); n > 1 {
+		t.Errorf("a cached DN costs %v allocations", n)
+	}
+}
