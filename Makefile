@@ -8,7 +8,7 @@ FUZZTIME    ?= 30s
 IMAGE       ?= authzd:dev
 COMPOSE     ?= docker-compose -f deploy/docker-compose.yml
 
-.PHONY: help run build test bench lint fmt fuzz e2e image compose-up compose-down
+.PHONY: help run build test bench bench-workloads lint fmt fuzz e2e image compose-up compose-down
 
 help: ## show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,8 +26,15 @@ test: ## run every test with the race detector
 e2e: ## container fault tests (needs Docker): image, three containers, seeded nemesis; E2E_SEED replays
 	$(GO) test -tags e2e -count=1 -timeout 20m -v ./test/e2e/...
 
-bench: ## run the benchmarks (benchstat-ready)
+SHARED      ?= ../shared
+
+bench: bench-workloads ## run the benchmarks (benchstat-ready) and the bench workloads
 	$(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout 60m ./...
+
+bench-workloads: ## authzctl bench on $(SHARED)/bench/{small,medium,large}: 0 mismatches, latency percentiles
+	@if [ -d $(SHARED)/bench ]; then \
+	  $(GO) run ./cmd/authzctl bench -w $(SHARED)/bench/small -w $(SHARED)/bench/medium -w $(SHARED)/bench/large; \
+	else echo "SKIP bench-workloads: $(SHARED)/bench not found"; fi
 
 fuzz: ## run each fuzz test for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./events/
