@@ -263,8 +263,11 @@ func (r *runner) closedLoop(ctx context.Context, count int, batch bool) (Phase, 
 	return phase(lat, calls*per, time.Since(start), int(errs.Load())), nil
 }
 
-// openLoop offers calls at rate per second whatever the answers take, and
-// measures each call from the moment it was due, so that queueing counts.
+// openLoop offers calls at rate per second whatever the answers take. A call
+// is timed from when it was sent; with many more workers than calls in
+// flight, a call waits for a free worker only when the node stalls, and then
+// it is timed from when it was due, so that queueing counts (a sleeping
+// worker's own timer lateness, up to a millisecond, does not).
 func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, error) {
 	if rate <= 0 || count <= 0 {
 		return Phase{}, nil
@@ -282,13 +285,15 @@ func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, 
 			defer wg.Done()
 			for k := range due {
 				at := start.Add(time.Duration(k) * interval)
+				from := at
 				if d := time.Until(at); d > 0 {
 					time.Sleep(d) // pacing an open-loop workload, not waiting for a condition
+					from = time.Now()
 				}
 				if err := r.call(ctx, false, k, 1); err != nil {
 					errs.Add(1)
 				}
-				lat[k] = time.Since(at)
+				lat[k] = time.Since(from)
 			}
 		}()
 	}
