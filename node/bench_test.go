@@ -24,7 +24,11 @@ import (
 // roles stays bounded, so the numbers do not drift with b.N). It reports
 // committed writes/s and the p50/p99 latency of one write.
 func BenchmarkCommit(b *testing.B) {
-	benchCommit(b, nodetest.Start(b), 32)
+	for _, clients := range []int{1, 32, 128} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			benchCommit(b, nodetest.Start(b), clients)
+		})
+	}
 }
 
 func benchCommit(b *testing.B, c *nodetest.Cluster, clients int) {
