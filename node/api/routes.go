@@ -57,6 +57,7 @@ func (a *API) routes() {
 	a.mux.Handle("/_plugins/_authz/who_can", a.authed(methods(map[string]h{http.MethodPost: a.whoCan})))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
 	a.ownershipRoutes()
+	a.membersRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }
 
