@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,65 @@ func TestMembership(t *testing.T) {
 	putTenant(t, c, via, "after_leader_removed")
 	if s := suffrages(t, c, via); len(s) != 2 {
 		t.Fatalf("configuration after removing the leader: %v", s)
+	}
+}
+
+// TestPeersBadInput is the refusal table of the membership endpoints, on a
+// one-node cluster.
+func TestPeersBadInput(t *testing.T) {
+	c := nodetest.Start(t, nodetest.WithNodes(1))
+	if r := c.Admin(0, http.MethodPut, "/_plugins/_security/api/internalusers/rita", `{"password":"Quartz-Lamp-Harbor-58"}`); r.Status != http.StatusCreated {
+		t.Fatalf("create rita: %s", r)
+	}
+	self := c.Peers[0]
+	body := func(id, raftAddr, httpAddr string) string {
+		return fmt.Sprintf(`{"id":%q,"raft_address":%q,"http_address":%q}`, id, raftAddr, httpAddr)
+	}
+	cases := []struct {
+		name         string
+		user         string
+		method, path string
+		body         string
+		status       int
+		message      string
+	}{
+		{"not json", "admin", http.MethodPost, peersPath, `{`, 400, "Could not parse content of request"},
+		{"unknown field", "admin", http.MethodPost, peersPath, `{"id":"n2","raft_address":"127.0.0.1:1","http_address":"127.0.0.1:2","colour":"red"}`, 400, "Could not parse content of request"},
+		{"voter not a boolean", "admin", http.MethodPost, peersPath, `{"id":"n2","raft_address":"127.0.0.1:1","http_address":"127.0.0.1:2","voter":"yes"}`, 400, "Could not parse content of request"},
+		{"empty body", "admin", http.MethodPost, peersPath, ``, 400, "id must be"},
+		{"missing id", "admin", http.MethodPost, peersPath, `{"raft_address":"127.0.0.1:1","http_address":"127.0.0.1:2"}`, 400, "id must be"},
+		{"bad id", "admin", http.MethodPost, peersPath, body("../n2", "127.0.0.1:1", "127.0.0.1:2"), 400, "id must be"},
+		{"missing http address", "admin", http.MethodPost, peersPath, `{"id":"n2","raft_address":"127.0.0.1:1"}`, 400, "http_address is required"},
+		{"raft address without port", "admin", http.MethodPost, peersPath, body("n2", "127.0.0.1", "127.0.0.1:2"), 400, "raft_address must be host:port"},
+		{"port out of range", "admin", http.MethodPost, peersPath, body("n2", "127.0.0.1:70000", "127.0.0.1:2"), 400, "port from 1 to 65535"},
+		{"bad nats route", "admin", http.MethodPost, peersPath, `{"id":"n2","raft_address":"127.0.0.1:1","http_address":"127.0.0.1:2","nats_route":"x"}`, 400, "nats_route must be host:port"},
+		{"id in use", "admin", http.MethodPost, peersPath, body("n1", "127.0.0.1:1", "127.0.0.1:2"), 409, "peer id 'n1' is already a member"},
+		{"raft address in use", "admin", http.MethodPost, peersPath, body("n2", self.RaftAddr, "127.0.0.1:2"), 409, "raft address '" + self.RaftAddr + "' is already used by peer 'n1'"},
+		{"http address in use", "admin", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", self.HTTPAddr), 409, "http address '" + self.HTTPAddr + "' is already used by peer 'n1'"},
+		{"same member again is a no-op", "admin", http.MethodPost, peersPath, c.PeerBody(0, true), 200, `"suffrage":"Voter"`},
+		{"unknown peer", "admin", http.MethodDelete, peersPath + "/n9", "", 404, "peer 'n9' is not a member"},
+		{"last voter", "admin", http.MethodDelete, peersPath + "/n1", "", 409, "cannot remove 'n1': it is the last voter"},
+		{"bad id in path", "admin", http.MethodDelete, peersPath + "/-x", "", 400, "id must be"},
+		{"wrong method", "admin", http.MethodGet, peersPath, "", 405, "Incorrect HTTP method"},
+		{"unauthenticated", "", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", "127.0.0.1:2"), 401, "Unauthorized"},
+		{"no REST API access", "rita", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", "127.0.0.1:2"), 403, "No permission"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pw := nodetest.AdminPassword
+			if tc.user == "rita" {
+				pw = "Quartz-Lamp-Harbor-58"
+			}
+			r := c.Do(0, tc.method, tc.path, tc.user, pw, tc.body)
+			if r.Status != tc.status || !strings.Contains(string(r.Body), tc.message) {
+				t.Fatalf("%s %s = %s, want %d containing %q", tc.method, tc.path, r, tc.status, tc.message)
+			}
+			if !json.Valid(r.Body) {
+				t.Fatalf("body is not JSON: %s", r)
+			}
+		})
+	}
+	if s := suffrages(t, c, 0); len(s) != 1 {
+		t.Fatalf("the refused changes changed the configuration: %v", s)
 	}
 }
