@@ -53,6 +53,19 @@ func caughtUp(t *testing.T, c *nodetest.Cluster, i int) {
 	})
 }
 
+// natsReady waits until node i's NATS is ready: its embedded server joined
+// the others' cluster by the seed routes, JetStream answers and the ownership
+// index is loaded.
+func natsReady(t *testing.T, c *nodetest.Cluster, i int) {
+	t.Helper()
+	nodetest.Eventually(t, 15*time.Second, func() error {
+		if st := c.Nodes[i].Status().NATS; st == nil || !st.Ready || !st.OwnersLoaded {
+			return fmt.Errorf("%s nats: %+v", c.Nodes[i].ID(), st)
+		}
+		return nil
+	})
+}
+
 func follower(c *nodetest.Cluster, not ...int) int {
 	l := c.Leader()
 	for i, n := range c.Nodes {
@@ -91,6 +104,7 @@ func TestMembership(t *testing.T) {
 	}
 	rev := putTenant(t, c, f, "after_n4")
 	caughtUp(t, c, n4)
+	natsReady(t, c, n4)
 	if g := c.Admin(n4, http.MethodGet, "/_plugins/_security/api/tenants/after_n4?min_revision="+rev, ""); g.Status != http.StatusOK {
 		t.Fatalf("read on n4: %s", g)
 	}
@@ -120,6 +134,7 @@ func TestMembership(t *testing.T) {
 		return nil
 	})
 	caughtUp(t, c, n5)
+	natsReady(t, c, n5)
 
 	// Leadership moves to n5, which the static peers do not know: followers
 	// must find its HTTP address in the replicated directory to forward.
