@@ -47,8 +47,8 @@ func (n *Node) join(self Peer) {
 		case err == nil && status == http.StatusOK:
 			n.log.Info("joined the cluster", "via", url, "voter", !n.cfg.NonVoter)
 			return
-		case err == nil && status >= 400 && status < 500:
-			n.log.Error("join refused; fix the request or the cluster and restart with an empty data dir", "via", url, "status", status)
+		case status >= 400 && status < 500:
+			n.log.Error("join refused; fix the request or the cluster and restart with an empty data dir", "via", url, "status", status, "err", err)
 			return
 		case ctx.Err() != nil:
 			return

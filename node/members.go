@@ -201,10 +201,11 @@ func (n *Node) memberMeta(c api.MemberChange) events.Meta {
 	return events.Meta{Actor: c.Actor, At: time.Now().UnixMilli(), RequestID: c.RequestID}
 }
 
-// timeout is what is left of ctx's deadline, or WriteTimeout.
+// timeout is what is left of ctx's deadline, or WriteTimeout. It is never
+// zero or negative, which raft would take as "wait forever".
 func (n *Node) timeout(ctx context.Context) time.Duration {
 	if d, ok := ctx.Deadline(); ok {
-		return time.Until(d)
+		return max(time.Until(d), time.Millisecond)
 	}
 	return n.cfg.WriteTimeout
 }

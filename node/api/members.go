@@ -184,7 +184,7 @@ func (a *API) changeMembers(w http.ResponseWriter, r *request, c MemberChange) e
 	if c.Remove {
 		verb = "removed"
 	}
-	a.log.Info("cluster membership changed", "request_id", requestID(r.Request), "peer", c.ID, "op", verb, "non_voter", c.NonVoter, "actor", c.Actor)
+	a.log.Debug("cluster membership changed", "request_id", requestID(r.Request), "peer", c.ID, "op", verb, "non_voter", c.NonVoter, "actor", c.Actor)
 	writeJSON(w, http.StatusOK, struct {
 		Status  string `json:"status"`
 		Message string `json:"message"`
