@@ -203,6 +203,13 @@ func TestPeersBadInput(t *testing.T) {
 	if r := c.Admin(0, http.MethodPut, "/_plugins/_security/api/internalusers/rita", `{"password":"Quartz-Lamp-Harbor-58"}`); r.Status != http.StatusCreated {
 		t.Fatalf("create rita: %s", r)
 	}
+	if r := c.Admin(0, http.MethodPut, "/_plugins/_security/api/internalusers/bob", `{"password":"Quartz-Lamp-Harbor-58"}`); r.Status != http.StatusCreated {
+		t.Fatalf("create bob: %s", r)
+	}
+	// bob may use the REST API, but no role grants him cluster:admin/authz/cluster/peers.
+	if r := c.DoWith(c.AdminClient, 0, http.MethodPut, "/_plugins/_security/api/rolesmapping/security_rest_api_access", "", "", `{"users":["bob"]}`); r.Status/100 != 2 {
+		t.Fatalf("map bob: %s", r)
+	}
 	self := c.Peers[0]
 	body := func(id, raftAddr, httpAddr string) string {
 		return fmt.Sprintf(`{"id":%q,"raft_address":%q,"http_address":%q}`, id, raftAddr, httpAddr)
@@ -234,12 +241,13 @@ func TestPeersBadInput(t *testing.T) {
 		{"bad id in path", "admin", http.MethodDelete, peersPath + "/-x", "", 400, "id must be"},
 		{"wrong method", "admin", http.MethodGet, peersPath, "", 405, "Incorrect HTTP method"},
 		{"unauthenticated", "", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", "127.0.0.1:2"), 401, "Unauthorized"},
+		{"REST API access without the permission", "bob", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", "127.0.0.1:2"), 403, "needs cluster:admin/authz/cluster/peers"},
 		{"no REST API access", "rita", http.MethodPost, peersPath, body("n2", "127.0.0.1:1", "127.0.0.1:2"), 403, "No permission"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pw := nodetest.AdminPassword
-			if tc.user == "rita" {
+			if tc.user == "rita" || tc.user == "bob" {
 				pw = "Quartz-Lamp-Harbor-58"
 			}
 			r := c.Do(0, tc.method, tc.path, tc.user, pw, tc.body)
