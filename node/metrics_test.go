@@ -88,7 +88,7 @@ func (f families) must(t *testing.T, node int, name string, want ...string) floa
 
 // TestMetrics scrapes GET /metrics of every node of a real cluster over
 // HTTPS after a write, decisions and an ownership registration, and checks
-// the series of docs/metrics.md.
+// the series of docs/metrics.md and the Grafana dashboard against them.
 func TestMetrics(t *testing.T) {
 	c := nodetest.Start(t)
 	put := c.Admin(1, http.MethodPut, "/_plugins/_security/api/roles/metrics_probe",
@@ -209,6 +209,8 @@ func TestMetrics(t *testing.T) {
 	if v := scrapes[0].must(t, 0, "authzd_ownership_registrations_total", "result=created"); v != 1 {
 		t.Errorf("node 0: authzd_ownership_registrations_total{result=created} = %v, want 1", v)
 	}
+
+	t.Run("grafana dashboard", func(t *testing.T) { checkDashboard(t, scrapes) })
 }
 
 // TestMetricsRequireCert: with MetricsRequireCert, /metrics answers only
