@@ -12,6 +12,7 @@ import (
 	gmprometheus "github.com/hashicorp/go-metrics/compat/prometheus"
 	"github.com/hashicorp/raft"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authzd/authzd/authz"
@@ -90,7 +91,9 @@ func newMetrics(n *Node) (*metrics, error) {
 	}
 	m.reg.MustRegister(m.applyLatency, m.leaderChanges, m.batchDuration, m.batchEntries, m.evalUpdate,
 		m.snapshotCreate, m.snapshotPersist, m.snapshotRestore, m.snapshotBytes,
-		m.published, m.publishErrors, m.publishLag, m.ownerRegs, &nodeCollector{n: n}, bridge)
+		m.published, m.publishErrors, m.publishLag, m.ownerRegs, &nodeCollector{n: n}, bridge,
+		// go_* and process_* describe the process, like the raft_* series.
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m, nil
 }
 
