@@ -40,6 +40,11 @@ type Config struct {
 	Logger *slog.Logger
 	// NATS configures the embedded NATS server or the external cluster.
 	NATS NATSConfig
+	// MetricsRequireCert serves GET /metrics only to clients presenting a
+	// certificate of the cluster CA. Default false: /metrics needs no
+	// authentication, like a Prometheus exporter (it holds no names of users,
+	// roles or resources; docs/metrics.md).
+	MetricsRequireCert bool
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune Raft;
 	// defaults 1s, 1s, 500ms.

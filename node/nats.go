@@ -177,7 +177,7 @@ func (n *Node) startNATS(peers []Peer) error {
 		return err
 	}
 	n.bus, n.conn = b, b
-	n.pub = bus.NewPublisher(b, c.ChangeQueue, n.log)
+	n.pub = bus.NewPublisher(meteredChanges{Bus: b, met: n.met}, c.ChangeQueue, n.log)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.busCancel = cancel
 	n.busWG.Add(1)

@@ -37,6 +37,9 @@ type serveFile struct {
 	NATSKeyFile    string `yaml:"nats_key_file"`
 	NATSClientAddr string `yaml:"nats_client_addr"`
 	NATSRouteAddr  string `yaml:"nats_route_addr"`
+	// MetricsRequireCert serves GET /metrics only to clients with a
+	// certificate of the cluster CA (default: no authentication).
+	MetricsRequireCert bool `yaml:"metrics_require_cert"`
 }
 
 func serveCmd() *cobra.Command {
@@ -90,7 +93,7 @@ or is generated and printed once, by the node that initializes the configuration
 			}
 			n, err := node.New(node.Config{
 				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, RaftAdvertise: f.RaftAdvertise, TLS: tlsm,
-				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg,
+				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg, MetricsRequireCert: f.MetricsRequireCert,
 				Bootstrap: func() (*authz.Config, error) {
 					hash, err := initialAdminHash(apiSettings.BcryptRounds)
 					if err != nil {
@@ -131,6 +134,7 @@ or is generated and printed once, by the node that initializes the configuration
 	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
 	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
 	fl.StringVar(&f.KeyFile, "key-file", "", "node private key (PEM)")
+	fl.BoolVar(&f.MetricsRequireCert, "metrics-require-cert", false, "serve GET /metrics only to clients with a certificate of the cluster CA (default: no authentication)")
 	fl.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error")
 	fl.BoolVar(&logJSON, "log-json", logJSON, "log as JSON")
 	return cmd
@@ -159,6 +163,9 @@ func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
 	set("nats-key-file", &dst.NATSKeyFile, flags.NATSKeyFile)
 	set("nats-client-addr", &dst.NATSClientAddr, flags.NATSClientAddr)
 	set("nats-route-addr", &dst.NATSRouteAddr, flags.NATSRouteAddr)
+	if cmd.Flags().Changed("metrics-require-cert") {
+		dst.MetricsRequireCert = flags.MetricsRequireCert
+	}
 }
 
 // natsConfig builds the node's NATS configuration from the options.
