@@ -171,6 +171,11 @@ func TestBackupRestore(t *testing.T) {
 		}
 	}
 
+	// A restarted node comes back with the restored state (raft's snapshot).
+	follower := (b.Leader() + 1) % len(b.Nodes)
+	b.Restart(follower)
+	waitHash(t, b, m.StateHash, restored)
+
 	// B goes on: writes get revisions above the restored one.
 	w := admin(t, b, 1, "PUT", "/_plugins/_security/api/tenants/after_restore", `{"description":"x"}`)
 	wrev, _ := strconv.ParseUint(w.Header.Get("X-Authz-Revision"), 10, 64)
