@@ -29,7 +29,7 @@ func restoreCmd(g *globals) *cobra.Command {
 		Long: `Restore sends DIR's snapshot (written by backup) to the cluster, which checks it
 fully (format, checksum, decoding, the configuration compiles, the manifest's state
 hash) and replaces its whole replicated state through the Raft leader: every node then
-has the backup's state hash. The revision after the restore is above the backup's and
+has the backup's state hash, which restore reads back from the node of --url. The revision after the restore is above the backup's and
 above every revision the cluster served before, so min_revision reads never go back.
 A cluster with changes besides its bootstrap is refused unless --force is given.
 
@@ -81,10 +81,18 @@ and revisions but is not a faithful restore: see docs/authzctl.md.`,
 				}
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored backup of revision %d at revision %d (state hash %s)\n", ans.BackupRevision, ans.Revision, ans.StateHash)
-			if ans.StateHash != m.StateHash {
-				return fmt.Errorf("the cluster reports state hash %s, the backup has %s", ans.StateHash, m.StateHash)
+			// Read the hash back from the node of --url once it has applied
+			// the restore (a follower receives it by InstallSnapshot).
+			var st clusterStatus
+			if _, err := cl.do(cmd.Context(), http.MethodGet, fmt.Sprintf("/_plugins/_authz/cluster?min_revision=%d", ans.Revision), nil, nil, &st); err != nil {
+				return fmt.Errorf("restored at revision %d, but reading it back failed: %w", ans.Revision, err)
 			}
+			if st.StateHash != m.StateHash {
+				return fmt.Errorf("restored at revision %d, but node %s reports state hash %s at revision %d, the backup has %s",
+					ans.Revision, st.NodeID, st.StateHash, st.Revision, m.StateHash)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored backup of revision %d at revision %d (state hash %s, read back from %s)\n",
+				ans.BackupRevision, ans.Revision, st.StateHash, st.NodeID)
 			return nil
 		},
 	}
