@@ -154,6 +154,12 @@ func TestBackupRestore(t *testing.T) {
 		}
 	}
 	wantDecisions := decisions(t, a, 0)
+	// Only admins read or restore a snapshot.
+	for _, method := range []string{"GET", "POST"} {
+		if r := a.Do(0, method, "/_plugins/_authz/snapshot", "rita", "Vq9#tLw2-mZpR7xe", ""); r.Status != http.StatusForbidden {
+			t.Fatalf("%s snapshot as a user without admin rights: %s, want 403", method, r)
+		}
+	}
 
 	b := nodetest.Start(t)
 	before := maxRevision(t, b)
