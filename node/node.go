@@ -53,6 +53,8 @@ type Node struct {
 	peersMu sync.RWMutex
 	peers   map[string]Peer
 
+	restoreMu sync.Mutex // one backup restore at a time (backup.go)
+
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closeMu sync.Mutex

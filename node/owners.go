@@ -278,6 +278,9 @@ func (n *Node) DeleteOwner(ctx context.Context, kind authz.OwnerKind, id string,
 }
 
 func ownerErr(err error) error {
+	if errors.Is(err, bus.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w: %w", api.ErrOwnerOutcomeUnknown, err)
+	}
 	if errors.Is(err, bus.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", api.ErrBusUnavailable, err)
 	}
