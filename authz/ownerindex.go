@@ -42,6 +42,14 @@ func (x *OwnerIndex) Seq() uint64 { return x.seq }
 // Len is the number of records.
 func (x *OwnerIndex) Len() int { return x.count }
 
+// KindLen is the number of records of kind.
+func (x *OwnerIndex) KindLen(kind OwnerKind) int {
+	if k := x.kinds[kind]; k != nil {
+		return k.all.n
+	}
+	return 0
+}
+
 // WithSeq returns x with its sequence set (for entries that changed nothing).
 func (x *OwnerIndex) WithSeq(seq uint64) *OwnerIndex {
 	n := *x

@@ -71,3 +71,34 @@ func TestMemberDirectory(t *testing.T) {
 		t.Fatalf("restore lost the directory (-want +got):\n%s", d)
 	}
 }
+
+// TestBackupLeavesTheDirectory: a backup does not carry the member directory
+// (it belongs to the cluster that wrote it), and restoring one keeps the
+// directory the restoring cluster passes in.
+func TestBackupLeavesTheDirectory(t *testing.T) {
+	a := newMachine(t)
+	applyAll(t, a, []*raft.Log{bootstrapEntry(t, 1), entry(t, 2, events.MemberPut, events.Member{ID: "n4", RaftAddr: "a4:9300", HTTPAddr: "a4:9200"})})
+	var buf bytes.Buffer
+	if err := WriteBackup(&buf, a.View()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBackup(bytes.NewReader(buf.Bytes()), int64(buf.Len()), authz.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.view.Members) != 0 {
+		t.Fatalf("backup carries the directory: %+v", b.view.Members)
+	}
+	here := []events.Member{{ID: "n7", RaftAddr: "b7:9300", HTTPAddr: "b7:9200"}}
+	snap, err := b.Snapshot(100, here)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMachine(t)
+	if err := m.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(here, m.View().Members); d != "" || m.View().Hash() != a.View().Hash() {
+		t.Fatalf("restored directory (-want +got):\n%s", d)
+	}
+}

@@ -32,13 +32,7 @@ type snapshot struct{ view *View }
 // Persist writes the view as msgpack; called by raft off the FSM goroutine.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	w := bufio.NewWriter(sink)
-	enc := msgpack.NewEncoder(w)
-	enc.SetSortMapKeys(true)
-	err := enc.Encode(snapshotData{
-		Format: snapshotFormat, Rev: s.view.Rev, Initialized: s.view.Initialized,
-		Config: canonical(s.view.Config), Changes: s.view.changeEntries(),
-		History: s.view.History.Records(), Members: s.view.Members,
-	})
+	err := encodeSnapshot(w, s.view, s.view.Rev)
 	if err == nil {
 		err = w.Flush()
 	}

@@ -41,6 +41,11 @@ type Config struct {
 	Logger *slog.Logger
 	// NATS configures the embedded NATS server or the external cluster.
 	NATS NATSConfig
+	// MetricsRequireCert serves GET /metrics only to clients presenting a
+	// certificate of the cluster CA. Default false: /metrics needs no
+	// authentication, like a Prometheus exporter (it holds no names of users,
+	// roles or resources; docs/metrics.md).
+	MetricsRequireCert bool
 	// Join lists HTTPS base URLs of running members ("https://10.0.0.1:9200",
 	// authzd serve --join). A node whose data dir holds no Raft state asks
 	// them to add it instead of bootstrapping; with state it is ignored.

@@ -177,7 +177,7 @@ func (n *Node) startNATS(peers []Peer) error {
 		return err
 	}
 	n.bus, n.conn = b, b
-	n.pub = bus.NewPublisher(b, c.ChangeQueue, n.log)
+	n.pub = bus.NewPublisher(meteredChanges{Bus: b, met: n.met}, c.ChangeQueue, n.log)
 	ctx, cancel := context.WithCancel(context.Background())
 	n.busCancel = cancel
 	n.busWG.Add(1)
@@ -208,6 +208,9 @@ func (n *Node) runBus(ctx context.Context) {
 	<-done
 }
 
+// natsShutdownTimeout is the least time the embedded server gets to shut down.
+const natsShutdownTimeout = 20 * time.Second
+
 // stopNATS stops the bus goroutines, drains the connection and shuts the
 // embedded server down, each bounded by the shutdown timeout. The connection
 // closes before the goroutines are waited for: one may be inside a JetStream
@@ -233,7 +236,10 @@ func (n *Node) stopNATS() []error {
 		}
 	}
 	if n.natsSrv != nil {
-		if err := n.natsSrv.Close(n.cfg.ShutdownTimeout); err != nil {
+		// A clustered JetStream server flushes its streams and steps down from
+		// its raft groups on shutdown; on a loaded machine that takes longer
+		// than an HTTP drain, and cutting it short leaves its goroutines behind.
+		if err := n.natsSrv.Close(max(n.cfg.ShutdownTimeout, natsShutdownTimeout)); err != nil {
 			errs = append(errs, fmt.Errorf("close nats server: %w", err))
 		}
 	}

@@ -32,6 +32,7 @@ type Node struct {
 	log     *slog.Logger
 	machine *fsm.Machine
 	api     *api.API
+	met     *metrics
 	trans   *transport.RaftTransport
 	httpLn  net.Listener
 	srv     *http.Server
@@ -54,6 +55,8 @@ type Node struct {
 
 	// membersMu serializes membership changes on the leader (members.go).
 	membersMu sync.Mutex
+
+	restoreMu sync.Mutex // one backup restore at a time (backup.go)
 
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -78,7 +81,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.machine = m
-	n.api, err = api.New(api.Config{Backend: n, Settings: cfg.API, Logger: n.log, WriteTimeout: cfg.WriteTimeout, NodeID: cfg.ID})
+	if n.met, err = newMetrics(n); err != nil {
+		return nil, err
+	}
+	n.api, err = api.New(api.Config{Backend: n, Settings: cfg.API, Logger: n.log, WriteTimeout: cfg.WriteTimeout, NodeID: cfg.ID,
+		Registry: n.met.reg, Metrics: n.met.handler(cfg.MetricsRequireCert)})
 	if err != nil {
 		return nil, err
 	}
@@ -202,12 +209,13 @@ func (n *Node) Start(peers []Peer) error {
 	if err != nil {
 		return fmt.Errorf("raft log cache: %w", err)
 	}
-	r, err := raft.NewRaft(rc, n.machine, logs, store, snaps, n.trans)
+	r, err := raft.NewRaft(rc, &meteredFSM{m: n.machine, met: n.met}, logs, store, snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	n.raft = r
-	n.wg.Add(2)
+	leaders := n.watchLeaders()
+	n.wg.Add(3)
 	go func() {
 		defer n.wg.Done()
 		if err := n.srv.Serve(n.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -217,6 +225,10 @@ func (n *Node) Start(peers []Peer) error {
 	go func() {
 		defer n.wg.Done()
 		n.initializeConfig()
+	}()
+	go func() {
+		defer n.wg.Done()
+		leaders()
 	}()
 	if joining {
 		// No bootstrap: the node waits, as a member of no configuration, until

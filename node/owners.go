@@ -215,6 +215,14 @@ func (n *Node) RegisterOwner(ctx context.Context, rec *authz.OwnerRecord) (uint6
 	}
 	key := ownerKey(rec.Kind, rec.ID)
 	seq, err := n.bus.CreateOwner(ctx, key, data)
+	switch {
+	case err == nil:
+		n.met.ownerRegs.WithLabelValues("created").Inc()
+	case errors.Is(err, bus.ErrExists):
+		n.met.ownerRegs.WithLabelValues("exists").Inc()
+	default:
+		n.met.ownerRegs.WithLabelValues("error").Inc()
+	}
 	if errors.Is(err, bus.ErrExists) {
 		e, gerr := n.bus.GetOwner(ctx, key)
 		if gerr != nil {
@@ -270,6 +278,9 @@ func (n *Node) DeleteOwner(ctx context.Context, kind authz.OwnerKind, id string,
 }
 
 func ownerErr(err error) error {
+	if errors.Is(err, bus.ErrOutcomeUnknown) {
+		return fmt.Errorf("%w: %w", api.ErrOwnerOutcomeUnknown, err)
+	}
 	if errors.Is(err, bus.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", api.ErrBusUnavailable, err)
 	}

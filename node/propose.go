@@ -84,8 +84,13 @@ func (n *Node) ApplyLocal(ctx context.Context, event []byte) (fsm.Result, error)
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
+	start := time.Now()
 	f := n.raft.Apply(event, timeout)
-	if err := f.Error(); err != nil {
+	err := f.Error() // returns once this node's FSM applied the entry
+	if err == nil {
+		n.met.applyLatency.Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrLeadershipTransferInProgress):
 			// Never appended to the log: safe to retry elsewhere.

@@ -101,7 +101,7 @@ func newRoot(e env) *cobra.Command {
 	f.DurationVar(&g.timeout, "timeout", 2*time.Minute, "timeout of each request to the cluster")
 	f.StringVar(&g.color, "color", "auto", "colour output: auto (on a terminal), always or never")
 	f.Uint64Var(&g.minRev, "min-revision", 0, "make the node wait until it has applied this revision (read your writes)")
-	root.AddCommand(applyCmd(g), diffCmd(g), checkCmd(g), exportCmd(g), clusterCmd(g), eventsCmd(g), benchCmd(g))
+	root.AddCommand(applyCmd(g), diffCmd(g), checkCmd(g), exportCmd(g), clusterCmd(g), eventsCmd(g), benchCmd(g), backupCmd(g), restoreCmd(g))
 	return root
 }
 

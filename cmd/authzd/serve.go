@@ -38,6 +38,9 @@ type serveFile struct {
 	NATSKeyFile    string `yaml:"nats_key_file"`
 	NATSClientAddr string `yaml:"nats_client_addr"`
 	NATSRouteAddr  string `yaml:"nats_route_addr"`
+	// MetricsRequireCert serves GET /metrics only to clients with a
+	// certificate of the cluster CA (default: no authentication).
+	MetricsRequireCert bool `yaml:"metrics_require_cert"`
 
 	// Join lists HTTPS URLs of running members (comma separated) that a node
 	// with an empty data dir asks to add it, instead of bootstrapping.
@@ -104,7 +107,7 @@ or is generated and printed once, by the node that initializes the configuration
 			}
 			n, err := node.New(node.Config{
 				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, RaftAdvertise: f.RaftAdvertise, TLS: tlsm,
-				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg,
+				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg, MetricsRequireCert: f.MetricsRequireCert,
 				Join: splitList(f.Join), NonVoter: f.NonVoter,
 				Bootstrap: func() (*authz.Config, error) {
 					hash, err := initialAdminHash(apiSettings.BcryptRounds)
@@ -148,6 +151,7 @@ or is generated and printed once, by the node that initializes the configuration
 	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
 	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
 	fl.StringVar(&f.KeyFile, "key-file", "", "node private key (PEM)")
+	fl.BoolVar(&f.MetricsRequireCert, "metrics-require-cert", false, "serve GET /metrics only to clients with a certificate of the cluster CA (default: no authentication)")
 	fl.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error")
 	fl.BoolVar(&logJSON, "log-json", logJSON, "log as JSON")
 	return cmd
@@ -176,6 +180,9 @@ func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
 	set("nats-key-file", &dst.NATSKeyFile, flags.NATSKeyFile)
 	set("nats-client-addr", &dst.NATSClientAddr, flags.NATSClientAddr)
 	set("nats-route-addr", &dst.NATSRouteAddr, flags.NATSRouteAddr)
+	if cmd.Flags().Changed("metrics-require-cert") {
+		dst.MetricsRequireCert = flags.MetricsRequireCert
+	}
 	set("join", &dst.Join, flags.Join)
 	if cmd.Flags().Changed("non-voter") {
 		dst.NonVoter = flags.NonVoter

@@ -195,3 +195,33 @@ func TestPasswordCommand(t *testing.T) {
 		t.Fatalf("hash %q does not verify", h)
 	}
 }
+
+// TestMergeMetricsRequireCert: metrics_require_cert comes from the file
+// unless --metrics-require-cert is given.
+func TestMergeMetricsRequireCert(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file bool
+		args []string
+		want bool
+	}{
+		{"file only", true, nil, true},
+		{"flag overrides file", true, []string{"--metrics-require-cert=false"}, false},
+		{"flag alone", false, []string{"--metrics-require-cert"}, true},
+		{"neither", false, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := serveCmd()
+			if err := cmd.Flags().Parse(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			var flags serveFile
+			flags.MetricsRequireCert, _ = cmd.Flags().GetBool("metrics-require-cert")
+			dst := serveFile{MetricsRequireCert: tc.file}
+			mergeServe(&dst, flags, cmd)
+			if dst.MetricsRequireCert != tc.want {
+				t.Errorf("MetricsRequireCert = %v, want %v", dst.MetricsRequireCert, tc.want)
+			}
+		})
+	}
+}

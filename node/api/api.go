@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/fsm"
 )
@@ -103,6 +105,12 @@ type Config struct {
 	Now func() time.Time
 	// NodeID names this node in the ownership records it registers.
 	NodeID string
+	// Registry receives the API's metrics (HTTP, decisions, caches; see
+	// docs/metrics.md); nil keeps them in a private registry nobody scrapes.
+	Registry prometheus.Registerer
+	// Metrics, if set, serves GET /metrics (the node's registry); it gets no
+	// authentication from the API, the caller wraps it if it needs one.
+	Metrics http.Handler
 }
 
 func (c *Config) withDefaults() {
@@ -127,6 +135,9 @@ func (c *Config) withDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Registry == nil {
+		c.Registry = prometheus.NewRegistry()
+	}
 	if c.Settings.BcryptRounds == 0 {
 		c.Settings.BcryptRounds = 12
 	}
@@ -143,6 +154,7 @@ type API struct {
 	dummyHash string
 	mux       *http.ServeMux
 	dns       dnCache
+	met       *apiMetrics
 }
 
 // New builds the API. It starts no goroutines.
@@ -156,12 +168,14 @@ func New(cfg Config) (*API, error) {
 		return nil, fmt.Errorf("api: hash dummy password: %w", err)
 	}
 	a := &API{cfg: cfg, log: cfg.Logger, creds: newCredCache(100_000), dummyHash: dummy, mux: http.NewServeMux()}
+	a.met = newAPIMetrics(cfg.Registry, a)
 	a.routes()
 	return a, nil
 }
 
-// ServeHTTP serves every route of the node.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP serves every route of the node and counts the request in the
+// HTTP metrics.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.met.serve(a.mux, w, r) }
 
 // FlushCredentials drops cached credentials: all of them, or the named users'.
 func (a *API) FlushCredentials(names ...string) { a.creds.flush(names...) }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/fsm"
@@ -42,6 +43,9 @@ type credCache struct {
 	mu  sync.Mutex
 	m   map[string]credEntry
 	max int
+	// hits and misses count verify calls answered from the cache and those
+	// that ran bcrypt (authzd_cache_hits_total, authzd_cache_misses_total).
+	hits, misses atomic.Uint64
 }
 
 type credEntry struct {
@@ -73,8 +77,10 @@ func (c *credCache) verify(user, password, hash string) bool {
 	e, ok := c.m[user]
 	c.mu.Unlock()
 	if ok && e.hash == hash && hmac.Equal(e.mac[:], mac[:]) {
+		c.hits.Add(1)
 		return true
 	}
+	c.misses.Add(1)
 	if !authz.VerifyPassword(hash, password) {
 		return false
 	}
@@ -85,6 +91,13 @@ func (c *credCache) verify(user, password, hash string) bool {
 	c.m[user] = credEntry{mac: mac, hash: hash}
 	c.mu.Unlock()
 	return true
+}
+
+// len is the number of cached entries.
+func (c *credCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
 }
 
 // has reports whether user has a cached entry.

@@ -104,6 +104,7 @@ func (a *API) evaluate(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	a.met.decided(apiEvaluate, resp.Allowed)
 	setRevision(w, r.view.Rev)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -131,11 +132,13 @@ func (a *API) evaluateBatch(w http.ResponseWriter, r *request) error {
 		var ae *authz.Error
 		if errors.As(err, &ae) {
 			out[i] = errorItem{Status: ae.Status, Error: errorPart(ae)}
+			a.met.decisions.WithLabelValues(apiBatch, "error").Inc()
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		a.met.decided(apiBatch, resp.Allowed)
 		out[i] = resp
 	}
 	setRevision(w, r.view.Rev)
@@ -186,6 +189,7 @@ func (a *API) hasPrivileges(w http.ResponseWriter, r *request) error {
 			}
 		}
 	}
+	a.met.decided(apiHasPrivileges, all)
 	setRevision(w, r.view.Rev)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"username": s.Name, "has_all_requested": all, "cluster": cluster, "index": index, "revision": r.view.Rev,

@@ -15,6 +15,9 @@ import (
 type dnCache struct {
 	m atomic.Pointer[sync.Map] // string(cert.Raw) → DN
 	n atomic.Int64
+	// hits and misses feed authzd_cache_hits_total and
+	// authzd_cache_misses_total{cache="dn"}.
+	hits, misses atomic.Uint64
 }
 
 const dnCacheMax = 4096
@@ -26,8 +29,10 @@ func (c *dnCache) dn(cert *x509.Certificate) string {
 		m = c.m.Load()
 	}
 	if v, ok := m.Load(string(cert.Raw)); ok {
+		c.hits.Add(1)
 		return v.(string)
 	}
+	c.misses.Add(1)
 	dn := transport.DN(cert)
 	if c.n.Add(1) > dnCacheMax {
 		c.m.Store(new(sync.Map))

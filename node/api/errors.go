@@ -27,6 +27,10 @@ var (
 	ErrOutcomeUnknown = errors.New("write outcome unknown")
 	// ErrBusUnavailable means NATS/JetStream could not be reached; nothing was written.
 	ErrBusUnavailable = errors.New("nats unavailable")
+	// ErrOwnerOutcomeUnknown means an ownership write was sent to NATS
+	// JetStream but not acknowledged in time: it may or may not be stored. It
+	// wraps ErrOutcomeUnknown.
+	ErrOwnerOutcomeUnknown = fmt.Errorf("ownership store: %w", ErrOutcomeUnknown)
 	// ErrOwnerSeqTimeout means the ownership index did not reach min_seq in time.
 	ErrOwnerSeqTimeout = errors.New("ownership sequence not reached")
 	// ErrOwnerNotFound means no ownership record exists for the kind and id.
@@ -43,6 +47,7 @@ var statusTable = []struct {
 	message string
 }{
 	{ErrNoLeader, http.StatusServiceUnavailable, "No leader is available to accept writes, try again later"},
+	{ErrOwnerOutcomeUnknown, http.StatusServiceUnavailable, "The ownership store (NATS JetStream) did not confirm the write in time; it may or may not have been applied"},
 	{ErrOutcomeUnknown, http.StatusServiceUnavailable, "The leader changed or became unreachable before the write was confirmed; it may or may not have been applied"},
 	{ErrRevisionTimeout, http.StatusServiceUnavailable, "The requested min_revision was not reached in time"},
 	{ErrUnauthenticated, http.StatusUnauthorized, "Unauthorized"},

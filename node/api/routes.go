@@ -50,13 +50,18 @@ func (a *API) routes() {
 	a.mux.Handle("/_plugins/_authz/events", a.authed(a.gated("", map[string]h{http.MethodGet: a.events})))
 	a.mux.Handle("/_plugins/_authz/events/_stream", a.authed(a.gated("", map[string]h{http.MethodGet: a.streamEvents})))
 	a.mux.Handle("/_plugins/_authz/config", a.authed(a.gated("", map[string]h{http.MethodGet: a.exportConfig, http.MethodPut: a.replaceConfig})))
-	a.mux.Handle("/_plugins/_authz/evaluate", a.authed(a.evaluate))
-	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.authed(a.evaluateBatch))
-	a.mux.Handle("/_plugins/_authz/has_privileges", a.authed(a.hasPrivileges))
-	a.mux.Handle("/_plugins/_authz/privileges/{user}", a.authed(methods(map[string]h{http.MethodGet: a.privileges})))
-	a.mux.Handle("/_plugins/_authz/who_can", a.authed(methods(map[string]h{http.MethodPost: a.whoCan})))
+	a.mux.Handle("/_plugins/_authz/evaluate", a.met.timed(apiEvaluate, a.authed(a.evaluate)))
+	a.mux.Handle("/_plugins/_authz/evaluate/_batch", a.met.timed(apiBatch, a.authed(a.evaluateBatch)))
+	a.mux.Handle("/_plugins/_authz/has_privileges", a.met.timed(apiHasPrivileges, a.authed(a.hasPrivileges)))
+	a.mux.Handle("/_plugins/_authz/privileges/{user}", a.met.timed(apiPrivileges, a.authed(methods(map[string]h{http.MethodGet: a.privileges}))))
+	a.mux.Handle("/_plugins/_authz/who_can", a.met.timed(apiWhoCan, a.authed(methods(map[string]h{http.MethodPost: a.whoCan}))))
+	a.mux.Handle("/_plugins/_authz/snapshot", a.authed(a.gated("", map[string]h{http.MethodGet: a.getSnapshot, http.MethodPost: a.postSnapshot})))
 	a.mux.Handle("POST /_plugins/_authz/internal/propose", a.plain(a.internalPropose))
+	a.mux.Handle("POST /_plugins/_authz/internal/restore", a.plain(a.internalRestore))
 	a.ownershipRoutes()
+	if a.cfg.Metrics != nil {
+		a.mux.Handle("GET /metrics", a.cfg.Metrics)
+	}
 	a.membersRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }

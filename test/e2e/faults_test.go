@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -16,8 +17,9 @@ import (
 // containers while a seeded nemesis injects E2E_FAULTS faults (default 24),
 // equally many of each kind: the leader disconnected from the Raft network,
 // a node killed with SIGKILL and started again, every node restarted one by
-// one (SIGTERM), a node paused and unpaused. The checker must find no lost
-// acknowledged write, no stale read and a linearizable register history.
+// one (SIGTERM), a node paused and unpaused. A tenth of the operations
+// register ownership records. The checker must find no lost acknowledged write
+// or ownership record, no stale read and a linearizable register history.
 //
 // E2E_SEED=<seed> replays a run's choices, E2E_FAULT_KINDS=<kind,...>
 // narrows the mix, E2E_IMAGE=<image> skips the build, FAULTS_ARTIFACTS=<dir>
@@ -57,9 +59,11 @@ func TestFaults(t *testing.T) {
 		Hold:           30,
 		RecoverTimeout: 90 * time.Second,
 		Logf:           t.Logf,
-		// Ownership records join here as a history.Extension once the NATS
-		// bus serves them (issue 7); until then the workload is tenants only.
-		Extensions: nil,
+		// A tenth of the operations register ownership records (async
+		// searches, detectors) on random nodes: every acknowledged one must
+		// be on every node at the end (issue 7 item 4).
+		Extensions:     []history.Extension{&history.Ownership{Prefix: fmt.Sprintf("own%d", seed)}},
+		ExtensionShare: 0.1,
 	})
 	if rep != nil {
 		t.Logf("\n%s", rep)

@@ -30,8 +30,12 @@ const (
 // Errors callers branch on.
 var (
 	// ErrUnavailable means NATS or JetStream could not be reached or did not
-	// answer in time; nothing was written.
+	// answer in time; nothing was written (a write whose acknowledgement
+	// timed out gets ErrOutcomeUnknown instead).
 	ErrUnavailable = errors.New("nats unavailable")
+	// ErrOutcomeUnknown means a write was sent but its acknowledgement did
+	// not arrive in time: it may or may not have been stored.
+	ErrOutcomeUnknown = errors.New("write outcome unknown")
 	// ErrNotReady means WaitReady has not succeeded yet.
 	ErrNotReady = errors.New("jetstream not ready")
 	// ErrExists means a key to be created already exists.
@@ -372,6 +376,17 @@ func (b *Bus) timeout(ctx context.Context) (context.Context, context.CancelFunc)
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, b.cfg.RequestTimeout)
+}
+
+// unavailableWrite is unavailable for a write that may have reached the
+// stream: a publish times out while waiting for its acknowledgement (also
+// when the client buffered it during a reconnect and sends it later), so a
+// timeout leaves the outcome unknown instead of "nothing was written".
+func unavailableWrite(op string, err error) error {
+	if errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w: %w", op, ErrOutcomeUnknown, err)
+	}
+	return unavailable(op, err)
 }
 
 // unavailable wraps err with ErrUnavailable when it means that NATS or

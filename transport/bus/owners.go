@@ -26,7 +26,9 @@ type Entry struct {
 
 // CreateOwner stores value under key if the key does not exist (or was
 // deleted), and returns after the bucket's replicas acknowledged it. It
-// returns the entry's sequence, or ErrExists.
+// returns the entry's sequence, or ErrExists. ErrUnavailable means nothing
+// was stored; ErrOutcomeUnknown that the write was sent but not acknowledged
+// in time (it may be stored: a retry then finds ErrExists).
 func (b *Bus) CreateOwner(ctx context.Context, key string, value []byte) (uint64, error) {
 	_, kv, err := b.handles()
 	if err != nil {
@@ -39,7 +41,7 @@ func (b *Bus) CreateOwner(ctx context.Context, key string, value []byte) (uint64
 		return 0, fmt.Errorf("create owner record %s: %w", key, ErrExists)
 	}
 	if err != nil {
-		return 0, unavailable("create owner record "+key, err)
+		return 0, unavailableWrite("create owner record "+key, err)
 	}
 	return seq, nil
 }
@@ -86,7 +88,7 @@ func (b *Bus) DeleteOwner(ctx context.Context, key string, seq uint64) (uint64, 
 		return 0, fmt.Errorf("delete owner record %s: %w", key, ErrChanged)
 	}
 	if err != nil {
-		return 0, unavailable("delete owner record "+key, err)
+		return 0, unavailableWrite("delete owner record "+key, err)
 	}
 	return ack.Sequence, nil
 }

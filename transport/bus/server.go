@@ -221,6 +221,9 @@ func (s *Server) RouteAddr() string {
 	return ""
 }
 
+// IsRunning reports whether the server is running (started, not shut down).
+func (s *Server) IsRunning() bool { return s.ns.Running() }
+
 // IsJetStreamLeader reports whether this server leads the JetStream meta group.
 func (s *Server) IsJetStreamLeader() bool { return s.ns.JetStreamIsLeader() }
 

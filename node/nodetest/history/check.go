@@ -27,6 +27,10 @@ type NodeState struct {
 	Tenants map[string]string
 	// Err is set when the node's state could not be read.
 	Err string
+	// Extra is what each FinalReader extension read of the node, by its
+	// Name; ExtraErr why it could not.
+	Extra    map[string]map[string]string `json:",omitempty"`
+	ExtraErr map[string]string            `json:",omitempty"`
 }
 
 // The kinds of Finding.

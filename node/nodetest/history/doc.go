@@ -29,7 +29,9 @@
 //   - session reads with min_revision = the highest revision the session has
 //     seen, of the session's own last acknowledged unique write when it has one:
 //     revisions never go below the one asked nor below one seen before, and a
-//     session reads its own writes.
+//     session reads its own writes;
+//   - with the Ownership extension, registrations of new ownership records:
+//     every acknowledged one must be listed by every node at the end.
 //
 // Reads are served from the local node, so a bare read is only as fresh as the
 // node it hits, which is the documented consistency model, not a linearizable

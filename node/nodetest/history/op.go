@@ -67,6 +67,9 @@ type Op struct {
 	Own bool `json:"own,omitempty"`
 	// Created is true when a write answered 201.
 	Created bool `json:"created,omitempty"`
+	// OwnersSeq is the X-Authz-Owners-Seq of an acknowledged ownership
+	// registration (the KV sequence of the record), kept apart from Rev.
+	OwnersSeq uint64 `json:"owners_seq,omitempty"`
 	// TimedOut is true when the client gave up waiting (an Unknown or Failed op).
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Unexpected marks a response the workload has no reason to get (a 4xx to

@@ -25,6 +25,8 @@ type Report struct {
 	Result         Result
 	// Err is why the run stopped early, if it did.
 	Err error
+
+	extensions []Extension // for their report lines (Summarizer)
 }
 
 // OK reports whether the run completed and its history passed every check.
@@ -142,6 +144,11 @@ func (r *Report) String() string {
 	line("phantom", "%d", res.Phantom)
 	line("stale", "%d", res.Stale)
 	line("unknown", "%d unique writes of unknown outcome found applied", res.UnknownApplied)
+	for _, e := range r.extensions {
+		if sm, ok := e.(Summarizer); ok {
+			line(e.Name(), "%s", sm.Summary(r.History))
+		}
+	}
 	line("linearizable", "%s (%d register operations)", verdict(res), res.RegisterOps)
 	line("failover", "leader hit: %s", stats(r.FailoverTimes(true)))
 	line("", "all faults: %s", stats(r.FailoverTimes(false)))

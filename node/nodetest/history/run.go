@@ -167,7 +167,9 @@ func Run(ctx context.Context, c Cluster, n Nemesis, cfg Config) (*Report, error)
 	d.probes.Wait()
 	final, err := d.final(ctx)
 	h := History{Ops: d.rec.snapshot(), Final: final}
+	d.readExtra(ctx, h)
 	rep.History = h
+	rep.extensions = cfg.Extensions
 	rep.Result = Check(h, CheckOptions{Timeout: cfg.CheckTimeout, Extensions: cfg.Extensions})
 	rep.Result.Findings = append(d.findings, rep.Result.Findings...)
 	if err != nil {
@@ -175,6 +177,32 @@ func Run(ctx context.Context, c Cluster, n Nemesis, cfg Config) (*Report, error)
 	}
 	rep.Err = errors.Join(runErr, err)
 	return rep, rep.Err
+}
+
+// readExtra lets every FinalReader extension read each node's final state
+// into h.Final.
+func (d *driver) readExtra(ctx context.Context, h History) {
+	for _, e := range d.cfg.Extensions {
+		fr, ok := e.(FinalReader)
+		if !ok {
+			continue
+		}
+		for i := range h.Final {
+			s := &h.Final[i]
+			got, err := fr.ReadFinal(ctx, d.c, s.Node, h.Ops)
+			if err != nil {
+				if s.ExtraErr == nil {
+					s.ExtraErr = map[string]string{}
+				}
+				s.ExtraErr[e.Name()] = err.Error()
+				continue
+			}
+			if s.Extra == nil {
+				s.Extra = map[string]map[string]string{}
+			}
+			s.Extra[e.Name()] = got
+		}
+	}
 }
 
 // schedule is the seeded sequence of fault kinds.

@@ -25,10 +25,10 @@ const (
 )
 
 // Extension adds operations on a further kind of resource to the workload, and
-// a check over them, beside the built-in tenant operations. It is the place
-// where ownership records (served over NATS, being built in another branch)
-// join the fault tests once they exist: a Step that claims, transfers and
-// releases records, and a Check for the ownership rules O1–O6.
+// a check over them, beside the built-in tenant operations. Ownership
+// (ownership.go) registers ownership records and checks that none
+// acknowledged is lost; it also reads the final state (FinalReader) and adds
+// a report line (Summarizer).
 type Extension interface {
 	// Name labels the extension in reports.
 	Name() string
@@ -47,7 +47,9 @@ type StepInfo struct {
 	MinRevision uint64
 	// Frontier is the highest revision any completed operation has seen.
 	Frontier uint64
-	Rand     *rand.Rand
+	// OpTimeout is the client timeout of one request (Config.OpTimeout).
+	OpTimeout time.Duration
+	Rand      *rand.Rand
 }
 
 // session is one sequential client.
@@ -180,7 +182,7 @@ func (w *workload) read(ctx context.Context, s *session, op Op) Op {
 }
 
 func (w *workload) extension(ctx context.Context, s *session, e Extension, node int) {
-	info := StepInfo{Client: s.id, Seq: s.seq, Node: node, MinRevision: s.rev, Frontier: w.rec.frontier.Load(), Rand: s.rng}
+	info := StepInfo{Client: s.id, Seq: s.seq, Node: node, MinRevision: s.rev, Frontier: w.rec.frontier.Load(), OpTimeout: w.cfg.OpTimeout, Rand: s.rng}
 	start := w.rec.now()
 	op := e.Step(ctx, w.c, info)
 	op.Client, op.Seq, op.Node, op.Start = s.id, s.seq, node, start
