@@ -61,6 +61,13 @@ const (
 	ConfigReplace Type = "config.replace"
 	// SettingsPut changes cluster settings (PUT /_cluster/settings).
 	SettingsPut Type = "settings.put"
+
+	// MemberPut adds or replaces one entry of the member directory (the
+	// addresses of a node added at run time); MemberDelete removes one. Raft's
+	// own configuration decides who votes; the directory only tells every node
+	// where a member's HTTPS API and NATS routes are (docs/api.md, Membership).
+	MemberPut    Type = "member.put"
+	MemberDelete Type = "member.delete"
 )
 
 // types lists every known type; Decode refuses others.
@@ -75,6 +82,7 @@ var types = map[Type]bool{
 	AllowlistPut: true, AllowlistPatch: true,
 	AccountPassword: true, ConfigReplace: true,
 	SettingsPut: true,
+	MemberPut:   true, MemberDelete: true,
 }
 
 // Known reports whether t is an event type this binary can apply.
@@ -171,6 +179,19 @@ type SettingChange struct {
 type SettingsUpdate struct {
 	Persistent []SettingChange `msgpack:"persistent,omitempty"`
 	Transient  []SettingChange `msgpack:"transient,omitempty"`
+}
+
+// Member is the payload of member.put: one node's addresses.
+type Member struct {
+	ID        string `msgpack:"id"`
+	RaftAddr  string `msgpack:"raft_addr"`
+	HTTPAddr  string `msgpack:"http_addr"`
+	NATSRoute string `msgpack:"nats_route,omitempty"`
+}
+
+// MemberRemove is the payload of member.delete.
+type MemberRemove struct {
+	ID string `msgpack:"id"`
 }
 
 // ErrUnknownType is returned by Decode for a type this binary does not know.

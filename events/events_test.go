@@ -33,6 +33,8 @@ var goldenEvents = []struct {
 	{"audit patch", AuditPatch, DocPatch{Ops: []byte(`[{"op":"replace","path":"/config/enabled","value":true}]`)}},
 	{"allowlist put", AllowlistPut, DocPut{Doc: []byte(`{"enabled":true,"requests":{"/_cat/nodes":["GET"]}}`)}},
 	{"allowlist patch", AllowlistPatch, DocPatch{Ops: []byte(`[{"op":"replace","path":"/config/enabled","value":false}]`), Admin: true}},
+	{"member put", MemberPut, Member{ID: "n4", RaftAddr: "10.0.0.4:9300", HTTPAddr: "10.0.0.4:9200", NATSRoute: "10.0.0.4:6222"}},
+	{"member delete", MemberDelete, MemberRemove{ID: "n4"}},
 	{"replace", ConfigReplace, Replace{Docs: Docs{"tenants": []byte(`{}`), "roles": []byte(`{}`), "config": []byte(`{}`), "audit": []byte(`{}`)}}},
 }
 

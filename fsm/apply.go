@@ -24,6 +24,9 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 		v.Rev = index
 		return &v, Result{Rev: index, Err: e}
 	}
+	if env.Type == events.MemberPut || env.Type == events.MemberDelete {
+		return applyMember(prev, env, index)
+	}
 	ch := Change{Rev: index, At: env.At, Actor: env.Actor, Type: string(env.Type)}
 
 	var (
@@ -151,7 +154,7 @@ func apply(prev *View, env events.Envelope, index uint64, s *scratch) (*View, Re
 	}
 	res.Keys = changedKeys(append(slices.Clone(added), changed...), removed)
 	hist := prev.History.append(newRecord(ch, env.RequestID, added, changed, removed))
-	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), History: hist, Initialized: initialized}, res
+	return &View{Rev: index, Config: next, Eval: prev.Eval, changes: changes.Commit(), History: hist, Initialized: initialized, Members: prev.Members}, res
 }
 
 // kindOf splits an event type such as "role.put" or "roles.patch" into its kind and verb.

@@ -11,6 +11,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/events"
 )
 
 // A backup file (GET /_plugins/_authz/snapshot, authzctl backup) is
@@ -35,7 +36,11 @@ func WriteBackup(w io.Writer, v *View) error {
 	if _, err := bw.WriteString(backupMagic); err != nil {
 		return fmt.Errorf("write backup rev %d: %w", v.Rev, err)
 	}
-	if err := encodeSnapshot(bw, v, v.Rev); err != nil {
+	// The member directory belongs to the cluster, not to the configuration:
+	// a backup restored into another cluster must not bring its addresses.
+	bv := *v
+	bv.Members = nil
+	if err := encodeSnapshot(bw, &bv, v.Rev); err != nil {
 		return fmt.Errorf("write backup rev %d: %w", v.Rev, err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -54,7 +59,7 @@ func encodeSnapshot(w io.Writer, v *View, rev uint64) error {
 	return enc.Encode(snapshotData{
 		Format: snapshotFormat, Rev: rev, Initialized: v.Initialized,
 		Config: canonical(v.Config), Changes: v.changeEntries(),
-		History: v.History.Records(),
+		History: v.History.Records(), Members: v.Members,
 	})
 }
 
@@ -108,10 +113,14 @@ func ReadBackup(r io.Reader, limit int64, settings authz.Settings) (*Backup, err
 // Snapshot returns the backup in raft's snapshot encoding (what Persist writes
 // and Restore reads) with the revision set to rev, for a user restore
 // (raft.Restore): the restored state gets the revision of the Raft index it is
-// restored at, not the one it was taken at, so revisions never go back.
-func (b *Backup) Snapshot(rev uint64) ([]byte, error) {
+// restored at, not the one it was taken at, so revisions never go back. It
+// carries members, the restoring cluster's current member directory: a
+// restore replaces the configuration, not the cluster's address book.
+func (b *Backup) Snapshot(rev uint64, members []events.Member) ([]byte, error) {
+	v := *b.view
+	v.Members = members
 	var buf bytes.Buffer
-	if err := encodeSnapshot(&buf, b.view, rev); err != nil {
+	if err := encodeSnapshot(&buf, &v, rev); err != nil {
 		return nil, fmt.Errorf("encode snapshot rev %d: %w", rev, err)
 	}
 	return buf.Bytes(), nil

@@ -29,7 +29,7 @@ func TestBackupRoundTrip(t *testing.T) {
 	if b.Hash() != a.View().Hash() || b.Rev() != a.View().Rev || !b.Initialized() {
 		t.Fatalf("backup rev %d hash %s, machine rev %d hash %s", b.Rev(), b.Hash(), a.View().Rev, a.View().Hash())
 	}
-	snap, err := b.Snapshot(1000)
+	snap, err := b.Snapshot(1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,7 +218,7 @@ func FuzzApplySequences(f *testing.F) {
 		names := []string{"a", "b", "c", "all_access", "kibana_user"}
 		for i := uint64(2); i < uint64(n)+2; i++ {
 			name := names[rng.IntN(len(names))]
-			switch rng.IntN(8) {
+			switch rng.IntN(10) {
 			case 0:
 				logs = append(logs, put(t, i, authz.KindRoles, name, `{"cluster_permissions":["cluster_monitor"]}`))
 			case 1:
@@ -238,6 +238,11 @@ func FuzzApplySequences(f *testing.F) {
 				logs = append(logs, entry(t, i, events.SecurityConfigPatch, events.DocPatch{Ops: ops, Tenancy: rng.IntN(2) == 0}))
 			case 7:
 				logs = append(logs, entry(t, i, events.NodesDNPut, events.ResourcePut{Name: name, Doc: []byte(`{"nodes_dn":["CN=` + name + `"]}`)}))
+			case 8:
+				port := fmt.Sprint(9000 + rng.IntN(3))
+				logs = append(logs, entry(t, i, events.MemberPut, events.Member{ID: name, RaftAddr: name + ":" + port, HTTPAddr: name + ":9200"}))
+			case 9:
+				logs = append(logs, entry(t, i, events.MemberDelete, events.MemberRemove{ID: name}))
 			}
 		}
 		a, b := newMachine(t), newMachine(t)
@@ -256,6 +261,11 @@ func FuzzApplySequences(f *testing.F) {
 		applyBatches(t, batched, logs, 1+int(seed%7), 3)
 		if a.View().Hash() != batched.View().Hash() {
 			t.Fatalf("hash differs when applied in batches")
+		}
+		for _, m := range []*Machine{restored, batched} {
+			if d := cmp.Diff(a.View().Members, m.View().Members); d != "" {
+				t.Fatalf("member directory differs (-single +other):\n%s", d)
+			}
 		}
 		for _, m := range []*Machine{a, restored, batched} {
 			assertFreshEvaluator(t, m, names)

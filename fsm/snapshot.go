@@ -7,6 +7,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/authzd/authzd/events"
 )
 
 // snapshotFormat is the version of the snapshot encoding.
@@ -20,6 +22,9 @@ type snapshotData struct {
 	Config      canonicalConfig `msgpack:"config"`
 	Changes     []named[Change] `msgpack:"changes"`
 	History     []Record        `msgpack:"history"`
+	// Members is the member directory; absent in snapshots written before it
+	// existed, which decode as an empty directory.
+	Members []events.Member `msgpack:"members,omitempty"`
 }
 
 type snapshot struct{ view *View }
@@ -49,5 +54,5 @@ func readSnapshot(r io.Reader) (*View, error) {
 	if d.Format != snapshotFormat {
 		return nil, fmt.Errorf("unknown snapshot format %d", d.Format)
 	}
-	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), changes: changeTree(d.Changes), History: historyOf(d.History)}, nil
+	return &View{Rev: d.Rev, Initialized: d.Initialized, Config: d.Config.config(), changes: changeTree(d.Changes), History: historyOf(d.History), Members: d.Members}, nil
 }

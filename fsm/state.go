@@ -8,6 +8,7 @@ import (
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
 	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/events"
 )
 
 // Change records the event that last changed one resource, for explain traces
@@ -34,6 +35,9 @@ type View struct {
 	History History
 	// Initialized is false until the first configuration (bootstrap) is applied.
 	Initialized bool
+	// Members is the member directory (members.go), sorted by id; it is
+	// immutable like the rest of the view.
+	Members []events.Member
 }
 
 // changeKey is the key of Changes.
@@ -45,8 +49,9 @@ func (v *View) Change(kind authz.Kind, name string) (Change, bool) {
 }
 
 // Hash returns the hex SHA-256 of the configuration's deterministic encoding.
-// It covers the configuration only (not the revision or change records), so a
-// cluster restored from a backup has the hash of the cluster it came from.
+// It covers the configuration only (not the revision, change records or member
+// directory), so a cluster restored from a backup has the hash of the cluster
+// it came from.
 func (v *View) Hash() string {
 	b, err := encodeConfig(v.Config)
 	if err != nil {

@@ -58,7 +58,9 @@ func (n *Node) RestoreLocal(ctx context.Context, b *fsm.Backup) (uint64, error) 
 	defer n.restoreMu.Unlock()
 	base := max(n.raft.LastIndex(), n.machine.View().Rev, b.Rev()) + restoreIndexGap
 	rev := base + 1
-	data, err := b.Snapshot(rev)
+	// Keep this cluster's member directory: a restore replaces the
+	// configuration, not the addresses of members added at run time.
+	data, err := b.Snapshot(rev, n.machine.View().Members)
 	if err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}

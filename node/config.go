@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/authzd/authzd/authz"
@@ -45,6 +46,13 @@ type Config struct {
 	// authentication, like a Prometheus exporter (it holds no names of users,
 	// roles or resources; docs/metrics.md).
 	MetricsRequireCert bool
+	// Join lists HTTPS base URLs of running members ("https://10.0.0.1:9200",
+	// authzd serve --join). A node whose data dir holds no Raft state asks
+	// them to add it instead of bootstrapping; with state it is ignored.
+	Join []string
+	// NonVoter makes a joining node a non-voter: a read replica that applies
+	// the log and serves reads and decisions but does not vote (--non-voter).
+	NonVoter bool
 
 	// HeartbeatTimeout, ElectionTimeout and LeaderLeaseTimeout tune Raft;
 	// defaults 1s, 1s, 500ms.
@@ -132,6 +140,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Bootstrap == nil {
 		errs = append(errs, errors.New("bootstrap configuration is required"))
+	}
+	for _, u := range c.Join {
+		if !strings.HasPrefix(u, "https://") {
+			errs = append(errs, fmt.Errorf("join url must start with https://, got %q", u))
+		}
+	}
+	if c.NonVoter && len(c.Join) == 0 {
+		errs = append(errs, errors.New("non-voter needs join urls: a bootstrapped node is a voter"))
 	}
 	errs = append(errs, c.NATS.validate())
 	if err := errors.Join(errs...); err != nil {

@@ -345,3 +345,11 @@ func (n *Node) FollowChanges(ctx context.Context, from uint64, each func(bus.Cha
 		}
 	}
 }
+
+// natsRoute is the embedded server's route address, "" without one.
+func (n *Node) natsRoute() string {
+	if n.natsSrv == nil {
+		return ""
+	}
+	return n.natsSrv.RouteAddr()
+}

@@ -51,7 +51,10 @@ type Node struct {
 	busWG     sync.WaitGroup
 
 	peersMu sync.RWMutex
-	peers   map[string]Peer
+	peers   map[string]Peer // the static peers given to Start
+
+	// membersMu serializes membership changes on the leader (members.go).
+	membersMu sync.Mutex
 
 	restoreMu sync.Mutex // one backup restore at a time (backup.go)
 
@@ -142,6 +145,10 @@ func (n *Node) API() *api.API { return n.api }
 
 // Start opens the Raft stores, bootstraps a new cluster from peers (which must
 // include this node) when the data dir holds no state, and starts serving.
+// With Config.Join and no state it does not bootstrap but asks the cluster to
+// add it (join.go); peers then name the running members (their NATS routes
+// seed the embedded server) and, optionally, this node's own addresses. A node
+// with state neither bootstraps nor joins: Raft's stored configuration rules.
 func (n *Node) Start(peers []Peer) error {
 	n.setPeers(peers)
 	if err := n.startNATS(peers); err != nil {
@@ -176,7 +183,15 @@ func (n *Node) Start(peers []Peer) error {
 	if err != nil {
 		return fmt.Errorf("check raft state: %w", err)
 	}
-	if !has {
+	joining := !has && len(n.cfg.Join) > 0
+	_, named := n.staticPeer(n.cfg.ID)
+	switch {
+	case has, joining:
+	case !named:
+		// Not one of the initial peers: wait to be added by
+		// POST /_plugins/_authz/cluster/peers on a member.
+		n.log.Info("not in the initial peers and no join urls: waiting to be added to a cluster")
+	default:
 		var servers []raft.Server
 		for _, p := range peers {
 			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr), Suffrage: raft.Voter})
@@ -215,6 +230,25 @@ func (n *Node) Start(peers []Peer) error {
 		defer n.wg.Done()
 		leaders()
 	}()
+	if joining {
+		// No bootstrap: the node waits, as a member of no configuration, until
+		// the leader adds it and sends it the log or a snapshot.
+		self, ok := n.staticPeer(n.cfg.ID)
+		if !ok {
+			self = Peer{ID: n.cfg.ID, NATSRoute: n.natsRoute()}
+		}
+		if self.RaftAddr == "" {
+			self.RaftAddr = n.RaftAddr()
+		}
+		if self.HTTPAddr == "" {
+			self.HTTPAddr = n.HTTPAddr()
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.join(self)
+		}()
+	}
 	n.log.Info("node started", "http", n.HTTPAddr(), "raft", n.RaftAddr())
 	return nil
 }
@@ -293,8 +327,8 @@ func (n *Node) Close() error {
 	}
 	errs = append(errs, n.stopNATS()...)
 	if n.raft != nil {
-		if err := n.raft.Shutdown().Error(); err != nil {
-			errs = append(errs, fmt.Errorf("shutdown raft: %w", err))
+		if err := n.shutdownRaft(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	n.wg.Wait()
@@ -308,6 +342,28 @@ func (n *Node) Close() error {
 	}
 	n.client.CloseIdleConnections()
 	return errors.Join(errs...)
+}
+
+// shutdownRaft shuts Raft down and waits for it at most ShutdownTimeout.
+// hashicorp/raft v1.7.3 can wait forever: when a pipelined replication's
+// decoder stops (the leader stepped down, a stale term) while the sender's
+// select picks another pipelined send over the closed finish channel, the send
+// blocks handing its request to a decoder that waits for the stopped consumer
+// (replication.go pipelineReplicate, net_transport.go netPipeline). Seen once
+// in about 20 -race runs of TestMembership. Bounded, Close still returns (the
+// stuck goroutine is left behind) and a stopping process can exit.
+func (n *Node) shutdownRaft() error {
+	done := make(chan error, 1)
+	go func() { done <- n.raft.Shutdown().Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shutdown raft: %w", err)
+		}
+		return nil
+	case <-time.After(n.cfg.ShutdownTimeout):
+		return fmt.Errorf("shutdown raft: not finished after %s (a raft replication goroutine is stuck)", n.cfg.ShutdownTimeout)
+	}
 }
 
 // handOver transfers leadership to another voter when this node leads, before
@@ -337,11 +393,22 @@ func (n *Node) setPeers(peers []Peer) {
 	}
 }
 
-func (n *Node) peer(id string) (Peer, bool) {
+// staticPeer returns the static peer id.
+func (n *Node) staticPeer(id string) (Peer, bool) {
 	n.peersMu.RLock()
 	defer n.peersMu.RUnlock()
 	p, ok := n.peers[id]
 	return p, ok
+}
+
+// peer returns the addresses of member id: the member directory's entry
+// (replicated, so it knows members added at run time and moved ones), else
+// the static peer.
+func (n *Node) peer(id string) (Peer, bool) {
+	if m, ok := n.machine.View().Member(id); ok {
+		return Peer{ID: m.ID, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr, NATSRoute: m.NATSRoute}, true
+	}
+	return n.staticPeer(id)
 }
 
 // Status reports this node's view of the cluster (api.ClusterInfo).
@@ -357,12 +424,7 @@ func (n *Node) Status() api.ClusterStatus {
 	st.Leader, st.LeaderID = string(addr), string(id)
 	st.CommitIdx = n.raft.CommitIndex()
 	st.Term, _ = strconv.ParseUint(n.raft.Stats()["term"], 10, 64)
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			p, _ := n.peer(string(s.ID))
-			st.Peers = append(st.Peers, api.Peer{ID: string(s.ID), RaftAddr: string(s.Address), HTTPAddr: p.HTTPAddr, Suffrage: s.Suffrage.String()})
-		}
-	}
+	st.Peers = n.peerList()
 	return st
 }
 

@@ -259,8 +259,8 @@ func TestEventsAndClusterStatus(t *testing.T) {
 		for _, row := range rows[1:] {
 			f := strings.Fields(row)
 			if rev == "" {
-				rev, hash = f[4], f[6]
-			} else if f[4] != rev || f[6] != hash {
+				rev, hash = f[5], f[7]
+			} else if f[5] != rev || f[7] != hash {
 				return errString("nodes differ:\n" + r.out)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -40,6 +41,12 @@ type serveFile struct {
 	// MetricsRequireCert serves GET /metrics only to clients with a
 	// certificate of the cluster CA (default: no authentication).
 	MetricsRequireCert bool `yaml:"metrics_require_cert"`
+
+	// Join lists HTTPS URLs of running members (comma separated) that a node
+	// with an empty data dir asks to add it, instead of bootstrapping.
+	Join string `yaml:"join"`
+	// NonVoter joins as a read replica.
+	NonVoter bool `yaml:"non_voter"`
 }
 
 func serveCmd() *cobra.Command {
@@ -53,7 +60,14 @@ func serveCmd() *cobra.Command {
 		Short: "Run one node of an authzd cluster",
 		Long: `Run one node. Peers are given as id=raft_host:port=http_host:port, comma separated,
 and must include this node; a node whose data dir is empty bootstraps the cluster
-with them. The initial admin password comes from AUTHZD_INITIAL_ADMIN_PASSWORD
+with them.
+
+To grow a running cluster, start the new node with an empty data dir, --join
+https://member:9200[,more] (any member; followers forward to the leader) and
+--peers naming the running members (their NATS routes seed the embedded server)
+and, optionally, itself. It asks to be added as a voter (--non-voter: a read
+replica), authenticating with its node certificate, and catches up from the
+leader. Restarted with its data dir, it neither joins nor bootstraps again. The initial admin password comes from AUTHZD_INITIAL_ADMIN_PASSWORD
 or is generated and printed once, by the node that initializes the configuration.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file != "" {
@@ -94,6 +108,7 @@ or is generated and printed once, by the node that initializes the configuration
 			n, err := node.New(node.Config{
 				ID: f.NodeID, DataDir: f.DataDir, HTTPAddr: f.HTTPAddr, RaftAddr: f.RaftAddr, RaftAdvertise: f.RaftAdvertise, TLS: tlsm,
 				Settings: settings, API: apiSettings, Logger: log, NATS: natsCfg, MetricsRequireCert: f.MetricsRequireCert,
+				Join: splitList(f.Join), NonVoter: f.NonVoter,
 				Bootstrap: func() (*authz.Config, error) {
 					hash, err := initialAdminHash(apiSettings.BcryptRounds)
 					if err != nil {
@@ -131,6 +146,8 @@ or is generated and printed once, by the node that initializes the configuration
 	fl.StringVar(&f.NATSKeyFile, "nats-key-file", "", "client key for --nats-url (PEM)")
 	fl.StringVar(&f.NATSClientAddr, "nats-client-addr", "127.0.0.1:4222", "embedded NATS client listen address (mutual TLS)")
 	fl.StringVar(&f.NATSRouteAddr, "nats-route-addr", "127.0.0.1:6222", "embedded NATS route listen address (mutual TLS)")
+	fl.StringVar(&f.Join, "join", "", "join a running cluster through these members' HTTPS URLs (https://host:port,...) instead of bootstrapping")
+	fl.BoolVar(&f.NonVoter, "non-voter", false, "with --join: join as a non-voter (read replica)")
 	fl.StringVar(&f.CAFile, "ca-file", "", "cluster CA certificate (PEM)")
 	fl.StringVar(&f.CertFile, "cert-file", "", "node certificate (PEM)")
 	fl.StringVar(&f.KeyFile, "key-file", "", "node private key (PEM)")
@@ -166,6 +183,21 @@ func mergeServe(dst *serveFile, flags serveFile, cmd *cobra.Command) {
 	if cmd.Flags().Changed("metrics-require-cert") {
 		dst.MetricsRequireCert = flags.MetricsRequireCert
 	}
+	set("join", &dst.Join, flags.Join)
+	if cmd.Flags().Changed("non-voter") {
+		dst.NonVoter = flags.NonVoter
+	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // natsConfig builds the node's NATS configuration from the options.

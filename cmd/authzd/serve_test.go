@@ -52,24 +52,30 @@ func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
 }
 
 // TestServeThreeNodes runs the binary's own commands in-process: `certs`, then
-// three `serve --config FILE` nodes, a write on one node read back on another,
-// and a clean stop of every node when the context ends.
+// three `serve --config FILE` nodes and a fourth that joins them as a read
+// replica (--join --non-voter), a write on one node read back on others, and
+// a clean stop of every node when the context ends.
 func TestServeThreeNodes(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("AUTHZD_INITIAL_ADMIN_PASSWORD", "Serve-Test-Passw0rd!")
-	if out, err := run(t, t.Context(), "certs", "--dir", filepath.Join(dir, "certs"), "--nodes", "n1,n2,n3"); err != nil {
+	if out, err := run(t, t.Context(), "certs", "--dir", filepath.Join(dir, "certs"), "--nodes", "n1,n2,n3,n4"); err != nil {
 		t.Fatalf("certs: %v\n%s", err, out)
 	}
-	// HTTPS, Raft, NATS client and NATS route ports of the three nodes.
-	ports := freePorts(t, 12)
+	// HTTPS, Raft, NATS client and NATS route ports of the four nodes.
+	ports := freePorts(t, 16)
 	var peers []string
-	for i := range 3 {
-		peers = append(peers, fmt.Sprintf("n%d=%s=%s=%s", i+1, ports[3+i], ports[i], ports[9+i]))
+	for i := range 4 {
+		peers = append(peers, fmt.Sprintf("n%d=%s=%s=%s", i+1, ports[4+i], ports[i], ports[12+i]))
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for i := range 3 {
+	errs := make(chan error, 4)
+	for i := range 4 {
+		// n1-n3 bootstrap with each other; n4 names all four and joins.
+		nodePeers, extra := strings.Join(peers[:3], ","), []string(nil)
+		if i == 3 {
+			nodePeers, extra = strings.Join(peers, ","), []string{"--join", "https://" + ports[1], "--non-voter"}
+		}
 		id := fmt.Sprintf("n%d", i+1)
 		cfg := fmt.Sprintf(`node_id: %s
 data_dir: %s
@@ -83,9 +89,9 @@ nats_client_addr: %s
 nats_route_addr: %s
 settings:
   plugins.security.password.hashing.bcrypt.rounds: 4
-`, id, filepath.Join(dir, id), ports[i], ports[3+i], strings.Join(peers, ","),
+`, id, filepath.Join(dir, id), ports[i], ports[4+i], nodePeers,
 			filepath.Join(dir, "certs", "ca.pem"), filepath.Join(dir, "certs", "node-"+id+".pem"), filepath.Join(dir, "certs", "node-"+id+"-key.pem"),
-			ports[6+i], ports[9+i])
+			ports[8+i], ports[12+i])
 		file := filepath.Join(dir, id+".yml")
 		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
@@ -93,7 +99,7 @@ settings:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if out, err := run(t, ctx, "serve", "--config", file, "--log-level", "error"); err != nil {
+			if out, err := run(t, ctx, append([]string{"serve", "--config", file, "--log-level", "error"}, extra...)...); err != nil {
 				errs <- fmt.Errorf("serve %s: %v\n%s", id, err, out)
 			}
 		}()
@@ -127,7 +133,7 @@ settings:
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, string(b)
 	}
-	for i := range 3 {
+	for i := range 4 {
 		nodetest.Eventually(t, 30*time.Second, func() error {
 			out, err := run(t, t.Context(), "health", "--url", "https://"+ports[i], "--ca-file", filepath.Join(dir, "certs", "ca.pem"))
 			if err != nil {
@@ -146,9 +152,15 @@ settings:
 		rev = hdr.Get("X-Authz-Revision")
 		return nil
 	})
-	code, _, body := do("GET", ports[2], "/_plugins/_security/api/tenants/ops?min_revision="+rev, "")
-	if code != http.StatusOK || !strings.Contains(body, `"description":"Operations"`) {
-		t.Fatalf("GET on node 3 = %d %s", code, body)
+	for _, i := range []int{2, 3} {
+		code, _, body := do("GET", ports[i], "/_plugins/_security/api/tenants/ops?min_revision="+rev, "")
+		if code != http.StatusOK || !strings.Contains(body, `"description":"Operations"`) {
+			t.Fatalf("GET on node %d = %d %s", i+1, code, body)
+		}
+	}
+	code, _, body := do("GET", ports[0], "/_plugins/_authz/cluster", "")
+	if code != http.StatusOK || !strings.Contains(body, `"id":"n4"`) || !strings.Contains(body, `"suffrage":"Nonvoter"`) {
+		t.Fatalf("cluster status = %d %s", code, body)
 	}
 	stop()
 }

@@ -56,7 +56,9 @@ type ClusterStatus struct {
 	Revision  uint64 `json:"applied_revision"`
 	CommitIdx uint64 `json:"commit_index"`
 	StateHash string `json:"state_hash"`
-	Peers     []Peer `json:"peers"`
+	// Peers is the Raft configuration, voters and non-voters, with the
+	// addresses from the static peers and the member directory.
+	Peers []Peer `json:"peers"`
 	// NATS is the node's NATS readiness; nil when the node runs without NATS.
 	NATS *NATSStatus `json:"nats,omitempty"`
 }
@@ -66,6 +68,9 @@ type Peer struct {
 	ID       string `json:"id"`
 	RaftAddr string `json:"raft_address"`
 	HTTPAddr string `json:"http_address,omitempty"`
+	// NATSRoute is the embedded NATS route address, when known.
+	NATSRoute string `json:"nats_route,omitempty"`
+	// Suffrage is raft's: "Voter", "Nonvoter" (a read replica) or "Staging".
 	Suffrage string `json:"suffrage"`
 }
 
@@ -193,7 +198,13 @@ type request struct {
 // min_revision, rejects requests before initialization, authenticates, and
 // turns returned errors into responses.
 func (a *API) authed(h func(w http.ResponseWriter, r *request) error) http.Handler {
-	return a.plain(func(w http.ResponseWriter, r *http.Request) error {
+	return a.plain(a.authenticated(h))
+}
+
+// authenticated is authed without the adapter, for handlers that choose
+// between callers first (membersAuth).
+func (a *API) authenticated(h func(w http.ResponseWriter, r *request) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		v, err := a.viewFor(r)
 		if err != nil {
 			return err
@@ -206,7 +217,7 @@ func (a *API) authed(h func(w http.ResponseWriter, r *request) error) http.Handl
 			return err
 		}
 		return h(w, &request{Request: r, view: v, caller: c})
-	})
+	}
 }
 
 // plain adapts a handlerFunc: it assigns a request id and writes errors.

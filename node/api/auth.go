@@ -29,6 +29,9 @@ type Caller struct {
 	CertDN string
 	// SuperAdmin is true when CertDN is listed in plugins.security.authcz.admin_dn (R-EVAL-2).
 	SuperAdmin bool
+	// Node is true for a cluster node's certificate (OU=node from the cluster
+	// CA); only the membership endpoints accept such callers.
+	Node bool
 }
 
 // credCache remembers passwords that bcrypt already verified, so a request does

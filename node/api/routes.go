@@ -62,6 +62,7 @@ func (a *API) routes() {
 	if a.cfg.Metrics != nil {
 		a.mux.Handle("GET /metrics", a.cfg.Metrics)
 	}
+	a.membersRoutes()
 	a.mux.Handle("/", a.plain(notFoundRoute))
 }
 

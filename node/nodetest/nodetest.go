@@ -74,14 +74,16 @@ func WithExternalNATS() Option { return func(o *options) { o.extNATS = true } }
 
 // Cluster is a running test cluster.
 type Cluster struct {
-	t        testing.TB
-	opts     options
-	PKI      *transport.PKI
-	Peers    []node.Peer
-	Nodes    []*node.Node // nil entries are stopped nodes
-	Links    []*transport.Links
-	dirs     []string
-	tls      []*transport.TLSMaterial
+	t     testing.TB
+	opts  options
+	PKI   *transport.PKI
+	Peers []node.Peer
+	Nodes []*node.Node // nil entries are stopped nodes
+	Links []*transport.Links
+	dirs  []string
+	tls   []*transport.TLSMaterial
+	// tunes are per-node adjustments (AddNode), kept for Restart.
+	tunes    map[int]func(*node.Config)
 	settings authz.Settings
 	api      api.Settings
 	// Client talks HTTPS to the nodes, trusting the cluster CA.
@@ -204,11 +206,62 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 	if c.opts.tune != nil {
 		c.opts.tune(&cfg)
 	}
+	if f := c.tunes[i]; f != nil {
+		f(&cfg)
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		c.t.Fatalf("new node %s: %v", id, err)
 	}
 	return n
+}
+
+// AddNode starts one more node, n<k>, with a node certificate of the cluster
+// CA, an empty data dir and the running nodes as its static peers (it is not
+// one of them, so it does not bootstrap). tune adjusts its Config, e.g. Join
+// and NonVoter; without Join the node waits until a test adds it with POST
+// /_plugins/_authz/cluster/peers (see PeerBody). It returns the node's index
+// and does not wait for anything.
+func (c *Cluster) AddNode(tune func(*node.Config)) int {
+	c.t.Helper()
+	i := len(c.Nodes)
+	id := fmt.Sprintf("n%d", i+1)
+	if _, err := transport.EnsureDevPKI(c.PKI.Dir, []string{id}); err != nil {
+		c.t.Fatalf("pki for %s: %v", id, err)
+	}
+	tm, err := transport.LoadTLS(c.PKI.CAFile, c.PKI.NodeCertFile(id), c.PKI.NodeKeyFile(id))
+	if err != nil {
+		c.t.Fatalf("tls: %v", err)
+	}
+	c.tls = append(c.tls, tm)
+	c.Links = append(c.Links, &transport.Links{})
+	c.dirs = append(c.dirs, filepath.Join(filepath.Dir(c.dirs[0]), id))
+	route := ""
+	if !c.opts.extNATS {
+		route = bustest.FreeAddr(c.t)
+	}
+	existing := slices.Clone(c.Peers)
+	c.Peers = append(c.Peers, node.Peer{ID: id, NATSRoute: route})
+	if tune != nil {
+		if c.tunes == nil {
+			c.tunes = map[int]func(*node.Config){}
+		}
+		c.tunes[i] = tune
+	}
+	n := c.build(i, id, "127.0.0.1:0", "127.0.0.1:0")
+	c.Peers[i].RaftAddr, c.Peers[i].HTTPAddr = n.RaftAddr(), n.HTTPAddr()
+	c.Nodes = append(c.Nodes, n)
+	if err := n.Start(existing); err != nil {
+		c.t.Fatalf("start %s: %v", id, err)
+	}
+	return i
+}
+
+// PeerBody is the JSON body that adds node i with POST
+// /_plugins/_authz/cluster/peers.
+func (c *Cluster) PeerBody(i int, voter bool) string {
+	p := c.Peers[i]
+	return fmt.Sprintf(`{"id":%q,"raft_address":%q,"http_address":%q,"nats_route":%q,"voter":%t}`, p.ID, p.RaftAddr, p.HTTPAddr, p.NATSRoute, voter)
 }
 
 // WaitReady waits until some node leads, every running node is initialized
