@@ -33,13 +33,9 @@ func (n *Node) RestoreBackup(ctx context.Context, b *fsm.Backup, raw []byte) (ui
 	if n.raft == nil {
 		return 0, ErrNoLeader
 	}
-	_, id := n.raft.LeaderWithID()
-	if id == "" {
-		return 0, fmt.Errorf("restore: no leader known: %w", ErrNoLeader)
-	}
-	p, ok := n.peer(string(id))
-	if !ok || p.HTTPAddr == "" {
-		return 0, fmt.Errorf("restore: leader %s has no known http address: %w", id, ErrNoLeader)
+	p, err := n.leaderPeer()
+	if err != nil {
+		return 0, fmt.Errorf("restore: %w: %w", err, ErrNoLeader)
 	}
 	return n.forwardRestore(ctx, p, raw)
 }

@@ -36,23 +36,7 @@ import (
 // a follower (api.Members). Like Propose it retries while no leader is known,
 // until LeaderWait or ctx ends.
 func (n *Node) ChangeMembers(ctx context.Context, c api.MemberChange) (api.MemberAnswer, error) {
-	deadline := time.Now().Add(n.cfg.LeaderWait)
-	for {
-		ans, err := n.changeMembersOnce(ctx, c)
-		if err == nil || !errors.Is(err, errRetry) {
-			return ans, err
-		}
-		if time.Now().After(deadline) {
-			return api.MemberAnswer{}, fmt.Errorf("%w: %v", ErrNoLeader, err)
-		}
-		select {
-		case <-ctx.Done():
-			return api.MemberAnswer{}, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
-		case <-n.stop:
-			return api.MemberAnswer{}, ErrNoLeader
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return retryOnLeader(ctx, n, func() (api.MemberAnswer, error) { return n.changeMembersOnce(ctx, c) })
 }
 
 func (n *Node) changeMembersOnce(ctx context.Context, c api.MemberChange) (api.MemberAnswer, error) {
@@ -66,13 +50,9 @@ func (n *Node) changeMembersOnce(ctx context.Context, c api.MemberChange) (api.M
 		}
 		return ans, err
 	}
-	_, id := n.raft.LeaderWithID()
-	if id == "" {
-		return api.MemberAnswer{}, fmt.Errorf("no leader known: %w", errRetry)
-	}
-	p, ok := n.peer(string(id))
-	if !ok || p.HTTPAddr == "" {
-		return api.MemberAnswer{}, fmt.Errorf("leader %s has no known http address: %w", id, errRetry)
+	p, err := n.leaderPeer()
+	if err != nil {
+		return api.MemberAnswer{}, err
 	}
 	return n.forwardMembers(ctx, p, c)
 }

@@ -34,23 +34,45 @@ var errRetry = errors.New("retry")
 // retries while no leader is known or the leader changes, until LeaderWait
 // (for finding a leader) or ctx ends; then it returns ErrNoLeader.
 func (n *Node) Propose(ctx context.Context, event []byte) (fsm.Result, error) {
+	return retryOnLeader(ctx, n, func() (fsm.Result, error) { return n.proposeOnce(ctx, event) })
+}
+
+// retryOnLeader calls once, which acts on the leader (here or by
+// forwarding), again while it fails with errRetry, until LeaderWait or ctx
+// ends; then it returns ErrNoLeader.
+func retryOnLeader[T any](ctx context.Context, n *Node, once func() (T, error)) (T, error) {
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		res, err := n.proposeOnce(ctx, event)
+		res, err := once()
 		if err == nil || !errors.Is(err, errRetry) {
 			return res, err
 		}
+		var zero T
 		if time.Now().After(deadline) {
-			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNoLeader, err)
+			return zero, fmt.Errorf("%w: %v", ErrNoLeader, err)
 		}
 		select {
 		case <-ctx.Done():
-			return fsm.Result{}, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
+			return zero, fmt.Errorf("%w: %v", ErrNoLeader, ctx.Err())
 		case <-n.stop:
-			return fsm.Result{}, ErrNoLeader
+			return zero, ErrNoLeader
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// leaderPeer is the peer entry of the leader this node knows; its error
+// wraps errRetry when there is none yet.
+func (n *Node) leaderPeer() (Peer, error) {
+	_, id := n.raft.LeaderWithID()
+	if id == "" {
+		return Peer{}, fmt.Errorf("no leader known: %w", errRetry)
+	}
+	p, ok := n.peer(string(id))
+	if !ok || p.HTTPAddr == "" {
+		return Peer{}, fmt.Errorf("leader %s has no known http address: %w", id, errRetry)
+	}
+	return p, nil
 }
 
 func (n *Node) proposeOnce(ctx context.Context, event []byte) (fsm.Result, error) {
@@ -64,13 +86,9 @@ func (n *Node) proposeOnce(ctx context.Context, event []byte) (fsm.Result, error
 		}
 		return res, err
 	}
-	_, id := n.raft.LeaderWithID()
-	if id == "" {
-		return fsm.Result{}, fmt.Errorf("no leader known: %w", errRetry)
-	}
-	p, ok := n.peer(string(id))
-	if !ok || p.HTTPAddr == "" {
-		return fsm.Result{}, fmt.Errorf("leader %s has no known http address: %w", id, errRetry)
+	p, err := n.leaderPeer()
+	if err != nil {
+		return fsm.Result{}, err
 	}
 	return n.forward(ctx, p, event)
 }
