@@ -36,25 +36,9 @@ import (
 // a follower (api.Members). Like Propose it retries while no leader is known,
 // until LeaderWait or ctx ends.
 func (n *Node) ChangeMembers(ctx context.Context, c api.MemberChange) (api.MemberAnswer, error) {
-	return retryOnLeader(ctx, n, func() (api.MemberAnswer, error) { return n.changeMembersOnce(ctx, c) })
-}
-
-func (n *Node) changeMembersOnce(ctx context.Context, c api.MemberChange) (api.MemberAnswer, error) {
-	if n.raft == nil {
-		return api.MemberAnswer{}, fmt.Errorf("raft not started: %w", errRetry)
-	}
-	if n.raft.State() == raft.Leader {
-		ans, err := n.ChangeMembersLocal(ctx, c)
-		if errors.Is(err, ErrNotLeader) {
-			return ans, fmt.Errorf("%w: %w", err, errRetry)
-		}
-		return ans, err
-	}
-	p, err := n.leaderPeer()
-	if err != nil {
-		return api.MemberAnswer{}, err
-	}
-	return n.forwardMembers(ctx, p, c)
+	return onLeader(ctx, n,
+		func() (api.MemberAnswer, error) { return n.ChangeMembersLocal(ctx, c) },
+		func(leader Peer) (api.MemberAnswer, error) { return n.forwardMembers(ctx, leader, c) })
 }
 
 // ChangeMembersLocal applies a membership change on this node, which must be

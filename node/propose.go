@@ -34,20 +34,22 @@ var errRetry = errors.New("retry")
 // retries while no leader is known or the leader changes, until LeaderWait
 // (for finding a leader) or ctx ends; then it returns ErrNoLeader.
 func (n *Node) Propose(ctx context.Context, event []byte) (fsm.Result, error) {
-	return retryOnLeader(ctx, n, func() (fsm.Result, error) { return n.proposeOnce(ctx, event) })
+	return onLeader(ctx, n,
+		func() (fsm.Result, error) { return n.ApplyLocal(ctx, event) },
+		func(leader Peer) (fsm.Result, error) { return n.forward(ctx, leader, event) })
 }
 
-// retryOnLeader calls once, which acts on the leader (here or by
-// forwarding), again while it fails with errRetry, until LeaderWait or ctx
-// ends; then it returns ErrNoLeader.
-func retryOnLeader[T any](ctx context.Context, n *Node, once func() (T, error)) (T, error) {
+// onLeader runs local when this node leads, else forward to the leader it
+// knows, again while either fails with errRetry (local's ErrNotLeader
+// counts), until LeaderWait or ctx ends; then it returns ErrNoLeader.
+func onLeader[T any](ctx context.Context, n *Node, local func() (T, error), forward func(leader Peer) (T, error)) (T, error) {
+	var zero T
 	deadline := time.Now().Add(n.cfg.LeaderWait)
 	for {
-		res, err := once()
+		res, err := onLeaderOnce(n, local, forward)
 		if err == nil || !errors.Is(err, errRetry) {
 			return res, err
 		}
-		var zero T
 		if time.Now().After(deadline) {
 			return zero, fmt.Errorf("%w: %v", ErrNoLeader, err)
 		}
@@ -59,6 +61,25 @@ func retryOnLeader[T any](ctx context.Context, n *Node, once func() (T, error)) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func onLeaderOnce[T any](n *Node, local func() (T, error), forward func(leader Peer) (T, error)) (T, error) {
+	var zero T
+	if n.raft == nil {
+		return zero, fmt.Errorf("raft not started: %w", errRetry)
+	}
+	if n.raft.State() == raft.Leader {
+		res, err := local()
+		if errors.Is(err, ErrNotLeader) {
+			return res, fmt.Errorf("%w: %w", err, errRetry)
+		}
+		return res, err
+	}
+	leader, err := n.leaderPeer()
+	if err != nil {
+		return zero, err
+	}
+	return forward(leader)
 }
 
 // leaderPeer is the peer entry of the leader this node knows; its error
@@ -73,24 +94,6 @@ func (n *Node) leaderPeer() (Peer, error) {
 		return Peer{}, fmt.Errorf("leader %s has no known http address: %w", id, errRetry)
 	}
 	return p, nil
-}
-
-func (n *Node) proposeOnce(ctx context.Context, event []byte) (fsm.Result, error) {
-	if n.raft == nil {
-		return fsm.Result{}, fmt.Errorf("raft not started: %w", errRetry)
-	}
-	if n.raft.State() == raft.Leader {
-		res, err := n.ApplyLocal(ctx, event)
-		if errors.Is(err, ErrNotLeader) {
-			return res, fmt.Errorf("%w: %w", err, errRetry)
-		}
-		return res, err
-	}
-	p, err := n.leaderPeer()
-	if err != nil {
-		return fsm.Result{}, err
-	}
-	return n.forward(ctx, p, event)
 }
 
 // ApplyLocal commits an event on this node, which must be the leader.
