@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,24 +17,16 @@ import (
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/node/nodetest"
+	"github.com/authzd/authzd/transport/bustest"
 )
 
-// freePorts reserves n loopback ports by binding them and releasing them, so
-// the peers list can be written before the nodes start.
+// freePorts reserves n loopback ports for this test process (see
+// bustest.FreeAddr), so the peers list can be written before the nodes start.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	var addrs []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+	addrs := make([]string, n)
+	for i := range addrs {
+		addrs[i] = bustest.FreeAddr(t)
 	}
 	return addrs
 }

@@ -144,7 +144,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 			route = bustest.FreeAddr(t)
 		}
 		c.Peers = append(c.Peers, node.Peer{ID: id, NATSRoute: route})
-		n := c.build(i, id, "127.0.0.1:0", "127.0.0.1:0")
+		n := c.build(i, id, bustest.FreeAddr(c.t), bustest.FreeAddr(c.t))
 		c.Nodes = append(c.Nodes, n)
 		c.Peers[i].RaftAddr, c.Peers[i].HTTPAddr = n.RaftAddr(), n.HTTPAddr()
 	}
@@ -248,7 +248,7 @@ func (c *Cluster) AddNode(tune func(*node.Config)) int {
 		}
 		c.tunes[i] = tune
 	}
-	n := c.build(i, id, "127.0.0.1:0", "127.0.0.1:0")
+	n := c.build(i, id, bustest.FreeAddr(c.t), bustest.FreeAddr(c.t))
 	c.Peers[i].RaftAddr, c.Peers[i].HTTPAddr = n.RaftAddr(), n.HTTPAddr()
 	c.Nodes = append(c.Nodes, n)
 	if err := n.Start(existing); err != nil {

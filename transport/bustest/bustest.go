@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -315,20 +314,6 @@ func Servers(t testing.TB, n int) ([]*bus.Server, *transport.TLSMaterial) {
 		t.Fatal(err)
 	}
 	return servers, client
-}
-
-// FreeAddr returns a 127.0.0.1 address whose port the OS just handed out and
-// that is free again. NATS route ports must be known to every server before
-// any starts, and nats-server cannot take a listener, so tests reserve them
-// this way (a port taken by someone else in between fails the start loudly).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // Connect opens a ready bus to url and closes it in t.Cleanup.
