@@ -127,8 +127,9 @@ type tables struct {
 
 // layered is an intern map: what Compile put in (base, never written
 // afterwards) plus what Updates added since (top, small, copied before an
-// Update writes it). It spares Update a copy of maps of many thousand
-// entries for the few values one change adds.
+// Update writes it, folded into a new base once it holds layeredTopMax
+// values). It spares Update a copy of maps of many thousand entries for the
+// few values one change adds.
 type layered[V any] struct {
 	base, top map[string]V
 	// compiling sends writes to base; owned says top may be written.
@@ -147,11 +148,23 @@ func (l *layered[V]) get(k string) (V, bool) {
 	return v, ok
 }
 
+// layeredTopMax bounds the top layer: past it, the next Update folds top
+// into a new base. Without the bound every Update would copy everything
+// added since the last full compile (up to thousands of entries under
+// configuration churn); with it, the fold's copy of base is paid once per
+// layeredTopMax additions.
+const layeredTopMax = 256
+
 func (l *layered[V]) put(k string, v V) {
 	switch {
 	case l.compiling:
 		l.base[k] = v
 		return
+	case !l.owned && len(l.top) >= layeredTopMax:
+		base := make(map[string]V, len(l.base)+len(l.top)+1)
+		maps.Copy(base, l.base)
+		maps.Copy(base, l.top)
+		l.base, l.top, l.owned = base, map[string]V{}, true
 	case !l.owned:
 		top := make(map[string]V, len(l.top)+1)
 		maps.Copy(top, l.top)

@@ -387,3 +387,52 @@ func TestUpdateLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateFoldsInternTables churns one role through many Updates, each with
+// an index pattern never seen before, so the intern tables' top layer passes
+// layeredTopMax and gets folded into a new base. Every step must decide as a
+// compile would, the previous Evaluator must keep its own answer, and the top
+// layer must stay bounded.
+func TestUpdateFoldsInternTables(t *testing.T) {
+	cfg := NewConfig()
+	cfg.AddStatics()
+	e, err := Compile(cfg, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decide := func(e *Evaluator, idx string) bool {
+		req := Request{Subject: Subject{Name: "u", SecurityRoles: []string{"churn"}}, Action: "indices:data/read/search", Indices: []string{idx}}
+		return e.Evaluate(&req).Allowed
+	}
+	steps := 3*layeredTopMax + 17
+	for k := range steps {
+		next := cfg.Clone()
+		next.Roles["churn"] = Role{IndexPermissions: []IndexPermission{{IndexPatterns: []string{fmt.Sprintf("churn-%d-*", k)}, AllowedActions: []string{"read"}}}}
+		ne, err := Update(e, next, Settings{}, []Ref{{KindRoles, "churn"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ne.compiled {
+			t.Fatalf("step %d: Update compiled from scratch; this test needs the incremental path", k)
+		}
+		if !decide(ne, fmt.Sprintf("churn-%d-x", k)) || decide(ne, fmt.Sprintf("churn-%d-x", k-1)) {
+			t.Fatalf("step %d: the new evaluator does not decide by the new pattern only", k)
+		}
+		if k > 0 && !decide(e, fmt.Sprintf("churn-%d-x", k-1)) {
+			t.Fatalf("step %d: Update changed the previous evaluator", k)
+		}
+		if n := len(ne.tab.entryByKey.top); n > layeredTopMax {
+			t.Fatalf("step %d: top layer holds %d entries, more than %d", k, n, layeredTopMax)
+		}
+		e, cfg = ne, next
+	}
+	want, err := Compile(cfg, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []string{fmt.Sprintf("churn-%d-a", steps-1), "churn-0-a", "other"} {
+		if got, exp := decide(e, idx), decide(want, idx); got != exp {
+			t.Errorf("%s: after %d updates %v, compiled %v", idx, steps, got, exp)
+		}
+	}
+}
