@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -81,39 +79,27 @@ func (n *Node) RestoreLocal(ctx context.Context, b *fsm.Backup) (uint64, error) 
 }
 
 // forwardRestore sends a backup file to the leader's internal restore
-// endpoint and returns the revision it was restored at.
+// endpoint and returns the revision it was restored at. It is not retried: a
+// restore is too big and too drastic to resend on a guess, so a leader that
+// moved on is ErrNoLeader and the caller decides.
 func (n *Node) forwardRestore(ctx context.Context, leader Peer, raw []byte) (uint64, error) {
-	url := "https://" + leader.HTTPAddr + "/_plugins/_authz/internal/restore"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	body, err := n.postToLeader(ctx, leader, leaderPost{
+		what: "forward restore", path: "/_plugins/_authz/internal/restore", contentType: "application/octet-stream",
+		body: raw, limit: 1 << 20,
+	})
+	if errors.Is(err, errRetry) {
+		return 0, fmt.Errorf("%w: %w", ErrNoLeader, err)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("forward restore to %s: %w", leader.ID, err)
+		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("forward restore to %s: %w: %w", leader.ID, err, ErrOutcomeUnknown)
+	var ans struct {
+		Revision uint64 `json:"revision"`
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return 0, fmt.Errorf("forward restore to %s: read response: %w: %w", leader.ID, err, ErrOutcomeUnknown)
+	if err := json.Unmarshal(body, &ans); err != nil {
+		return 0, fmt.Errorf("forward restore to %s: decode answer: %w", leader.ID, err)
 	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		var ans struct {
-			Revision uint64 `json:"revision"`
-		}
-		if err := json.Unmarshal(body, &ans); err != nil {
-			return 0, fmt.Errorf("forward restore to %s: decode answer: %w", leader.ID, err)
-		}
-		return ans.Revision, nil
-	case http.StatusMisdirectedRequest:
-		return 0, fmt.Errorf("forward restore to %s: no longer leader: %w", leader.ID, ErrNoLeader)
-	case http.StatusServiceUnavailable:
-		return 0, fmt.Errorf("forward restore to %s: %s: %w", leader.ID, bytes.TrimSpace(body), ErrOutcomeUnknown)
-	default:
-		return 0, fmt.Errorf("forward restore to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(body))
-	}
+	return ans.Revision, nil
 }
 
 var _ api.BackupRestorer = (*Node)(nil)

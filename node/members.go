@@ -1,11 +1,9 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -206,39 +204,23 @@ func (n *Node) peerList() []api.Peer {
 }
 
 // forwardMembers sends a membership change to the leader's internal endpoint.
+// Raft applies a membership change at most once per call, and a repeated add
+// of the same member is a no-op, so a change lost on the way may be retried.
 func (n *Node) forwardMembers(ctx context.Context, leader Peer, c api.MemberChange) (api.MemberAnswer, error) {
 	body, err := msgpack.Marshal(c)
 	if err != nil {
 		return api.MemberAnswer{}, fmt.Errorf("encode membership change: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+leader.HTTPAddr+"/_plugins/_authz/internal/members", bytes.NewReader(body))
+	b, err := n.postToLeader(ctx, leader, leaderPost{
+		what: "forward membership change", path: "/_plugins/_authz/internal/members", contentType: "application/msgpack",
+		body: body, limit: 1 << 20, idempotent: true,
+	})
 	if err != nil {
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: %w", leader.ID, err)
+		return api.MemberAnswer{}, err
 	}
-	req.Header.Set("Content-Type", "application/msgpack")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		// Raft applies a membership change at most once per call, and a
-		// repeated add of the same member is a no-op, so a retry is safe.
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: %w: %w", leader.ID, err, errRetry)
+	var ans api.MemberAnswer
+	if err := msgpack.Unmarshal(b, &ans); err != nil {
+		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: decode answer: %w", leader.ID, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: read response: %w: %w", leader.ID, err, ErrOutcomeUnknown)
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		var ans api.MemberAnswer
-		if err := msgpack.Unmarshal(b, &ans); err != nil {
-			return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: decode answer: %w", leader.ID, err)
-		}
-		return ans, nil
-	case http.StatusMisdirectedRequest:
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: no longer leader: %w", leader.ID, errRetry)
-	case http.StatusServiceUnavailable:
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: %s: %w", leader.ID, bytes.TrimSpace(b), ErrOutcomeUnknown)
-	default:
-		return api.MemberAnswer{}, fmt.Errorf("forward membership change to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(b))
-	}
+	return ans, nil
 }

@@ -142,50 +142,75 @@ func (n *Node) forward(ctx context.Context, leader Peer, event []byte) (fsm.Resu
 	defer cancel(nil)
 	stop := n.watchLeader(leader.ID, cancel)
 	defer stop()
-	url := "https://" + leader.HTTPAddr + "/_plugins/_authz/internal/propose"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(event))
+	body, err := n.postToLeader(ctx, leader, leaderPost{
+		what: "forward", path: "/_plugins/_authz/internal/propose", contentType: "application/msgpack", body: event, limit: 16 << 20,
+	})
 	if err != nil {
-		return fsm.Result{}, fmt.Errorf("forward to %s: %w", leader.ID, err)
+		return fsm.Result{}, err
 	}
-	req.Header.Set("Content-Type", "application/msgpack")
+	var res fsm.Result
+	if err := msgpack.Unmarshal(body, &res); err != nil {
+		return fsm.Result{}, fmt.Errorf("forward to %s: decode result: %w", leader.ID, err)
+	}
+	return res, nil
+}
+
+// leaderPost is one request to an internal endpoint of the leader.
+type leaderPost struct {
+	what              string // names the request in errors
+	path, contentType string
+	body              []byte
+	limit             int64 // on the answer's size
+	// idempotent requests may be retried even when they failed after they
+	// were sent: applying them twice is applying them once.
+	idempotent bool
+}
+
+// postToLeader sends p to leader and returns the body of its 200 answer.
+// Errors wrap errRetry when the request surely had no effect (it was never
+// written, or the peer answered 421: no longer leader) and ErrOutcomeUnknown
+// when it may have had one (sent, then no answer; a 503 from a leader that
+// appended it and lost leadership). If ctx was cancelled with errLeaderChanged
+// (watchLeader), that cause is the error.
+func (n *Node) postToLeader(ctx context.Context, leader Peer, p leaderPost) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+leader.HTTPAddr+p.path, bytes.NewReader(p.body))
+	if err != nil {
+		return nil, fmt.Errorf("%s to %s: %w", p.what, leader.ID, err)
+	}
+	req.Header.Set("Content-Type", p.contentType)
 	// Whether the request left this node decides whether a failure may be
-	// retried: an event never written cannot have been committed.
+	// retried: a request never written cannot have been applied.
 	var wrote atomic.Bool
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}))
+	cause := func(err error) error {
+		if c := context.Cause(ctx); errors.Is(c, errLeaderChanged) {
+			return c
+		}
+		return err
+	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, errLeaderChanged) {
-			err = cause
+		if !wrote.Load() || p.idempotent {
+			return nil, fmt.Errorf("%s to %s: %w: %w", p.what, leader.ID, cause(err), errRetry)
 		}
-		if !wrote.Load() {
-			return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, errRetry)
-		}
-		return fsm.Result{}, fmt.Errorf("forward to %s: %w: %w", leader.ID, err, ErrOutcomeUnknown)
+		return nil, fmt.Errorf("%s to %s: %w: %w", p.what, leader.ID, cause(err), ErrOutcomeUnknown)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.limit))
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, errLeaderChanged) {
-			err = cause
-		}
-		return fsm.Result{}, fmt.Errorf("forward to %s: read response: %w: %w", leader.ID, err, ErrOutcomeUnknown)
+		return nil, fmt.Errorf("%s to %s: read response: %w: %w", p.what, leader.ID, cause(err), ErrOutcomeUnknown)
 	}
 	switch resp.StatusCode {
 	case http.StatusOK:
-		var res fsm.Result
-		if err := msgpack.Unmarshal(body, &res); err != nil {
-			return fsm.Result{}, fmt.Errorf("forward to %s: decode result: %w", leader.ID, err)
-		}
-		return res, nil
+		return body, nil
 	case http.StatusMisdirectedRequest:
-		return fsm.Result{}, fmt.Errorf("forward to %s: no longer leader: %w", leader.ID, errRetry)
+		return nil, fmt.Errorf("%s to %s: no longer leader: %w", p.what, leader.ID, errRetry)
 	case http.StatusServiceUnavailable:
-		// The leader appended the event but lost leadership before it committed.
-		return fsm.Result{}, fmt.Errorf("forward to %s: %s: %w", leader.ID, bytes.TrimSpace(body), ErrOutcomeUnknown)
+		return nil, fmt.Errorf("%s to %s: %s: %w", p.what, leader.ID, bytes.TrimSpace(body), ErrOutcomeUnknown)
 	default:
-		return fsm.Result{}, fmt.Errorf("forward to %s: status %d: %s", leader.ID, resp.StatusCode, bytes.TrimSpace(body))
+		return nil, fmt.Errorf("%s to %s: status %d: %s", p.what, leader.ID, resp.StatusCode, bytes.TrimSpace(body))
 	}
 }
 
