@@ -315,7 +315,7 @@ func (e *Evaluator) ownGrant(id int32) *grant {
 				g.addEntry(ent)
 			}
 		}
-		g.packLiterals()
+		g.pack()
 	}
 	e.fillRoles(g, []int32{id})
 	return g

@@ -33,7 +33,14 @@ type grant struct {
 	templated bool
 	refs      []roleRef // the roles, in name order
 	names     []string  // names[i] = refs[i].name, for one memmove into Decision.Roles
+	// inline holds entries when there are few (most grants): next to the
+	// header, so a decision reads them from the lines after it instead of
+	// from a separate allocation elsewhere in the heap.
+	inline [inlineEntries]grantEntry
 }
+
+// inlineEntries is the number of entries a grant holds inline.
+const inlineEntries = 4
 
 // grantSet is a cluster action set with its memo id inline.
 type grantSet struct {
@@ -60,9 +67,19 @@ func (g *grant) hasRole(id int32) bool {
 	return false
 }
 
-// packLiterals copies the inline literals of g's entries into one string,
-// so matching reads them from a line or two instead of one line each.
-func (g *grant) packLiterals() {
+// pack lays out g's entries and their inline literals for the decision
+// loop, whose cost on large configurations is cache misses: up to
+// inlineEntries entries go into g.inline, next to the header, and the
+// literals into one string, so that a decision reads a grant from a few
+// consecutive lines rather than from allocations spread over the heap.
+// BenchmarkEvaluate/large: about 10 % faster with the entries inline (on a
+// noisy machine); literals inline too gained nothing more. g must not change
+// afterwards.
+func (g *grant) pack() {
+	if len(g.entries) <= len(g.inline) {
+		n := copy(g.inline[:], g.entries)
+		g.entries = g.inline[:n:n]
+	}
 	n := 0
 	for i := range g.entries {
 		if ge := &g.entries[i]; ge.n != noInline {
@@ -236,7 +253,7 @@ func (b *grantBuilder) build(ids []int32) *grant {
 		}
 		g.restricted = g.restricted || r.restricted
 	}
-	g.packLiterals()
+	g.pack()
 	return g
 }
 
