@@ -18,13 +18,14 @@ import (
 )
 
 // BenchmarkCommit measures committed configuration changes through the REST API
-// of a three-node cluster on loopback: 32 concurrent clients spread over the
-// nodes (two thirds of the writes are forwarded by followers), b.N writes in all.
+// of a three-node cluster on loopback: 1, 8, 32 and 128 concurrent clients
+// spread over the nodes (two thirds of the writes are forwarded by followers),
+// b.N writes in all.
 // Each write replaces one of 256 roles (configuration churn: the number of
 // roles stays bounded, so the numbers do not drift with b.N). It reports
 // committed writes/s and the p50/p99 latency of one write.
 func BenchmarkCommit(b *testing.B) {
-	for _, clients := range []int{1, 32, 128} {
+	for _, clients := range []int{1, 8, 32, 128} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			benchCommit(b, nodetest.Start(b), clients)
 		})
