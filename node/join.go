@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/authzd/authzd/node/api"
 )
 
 // join asks the members of Config.Join to add this node, in turn, until one
@@ -28,13 +30,8 @@ func (n *Node) join(self Peer) {
 		case <-ctx.Done():
 		}
 	}()
-	body, err := json.Marshal(struct {
-		ID        string `json:"id"`
-		RaftAddr  string `json:"raft_address"`
-		HTTPAddr  string `json:"http_address"`
-		NATSRoute string `json:"nats_route,omitempty"`
-		Voter     bool   `json:"voter"`
-	}{self.ID, self.RaftAddr, self.HTTPAddr, self.NATSRoute, !n.cfg.NonVoter})
+	voter := !n.cfg.NonVoter
+	body, err := json.Marshal(api.PeerBody{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr, NATSRoute: self.NATSRoute, Voter: &voter})
 	if err != nil {
 		n.log.Error("encode join request", "err", err)
 		return

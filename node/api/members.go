@@ -64,12 +64,13 @@ type Members interface {
 	ChangeMembersLocal(ctx context.Context, c MemberChange) (MemberAnswer, error)
 }
 
-// peerBody is the body of POST /_plugins/_authz/cluster/peers.
-type peerBody struct {
+// PeerBody is the body of POST /_plugins/_authz/cluster/peers (a node
+// joining by itself sends it too).
+type PeerBody struct {
 	ID        string `json:"id"`
 	RaftAddr  string `json:"raft_address"`
 	HTTPAddr  string `json:"http_address"`
-	NATSRoute string `json:"nats_route"`
+	NATSRoute string `json:"nats_route,omitempty"`
 	// Voter defaults to true.
 	Voter *bool `json:"voter"`
 }
@@ -130,7 +131,7 @@ func (a *API) addPeer(w http.ResponseWriter, r *request) error {
 	if err := a.mayChangeMembers(r); err != nil {
 		return err
 	}
-	var b peerBody
+	var b PeerBody
 	if err := a.decodeStrict(r, &b); err != nil {
 		return err
 	}

@@ -83,11 +83,7 @@ func resourcePath(kind, id string) string {
 // classifyRegister sets the outcome of a registration. Rev stays 0: the
 // ownership sequence is not a Raft revision and must not reach the sessions.
 func classifyRegister(op *Op, resp Response, err error, timedOut bool) {
-	if err != nil {
-		op.Outcome, op.Err, op.TimedOut = Unknown, err.Error(), timedOut
-		if notSent(err) {
-			op.Outcome = Failed
-		}
+	if classifyFailure(op, err, timedOut) {
 		return
 	}
 	op.Status = resp.Status

@@ -219,15 +219,25 @@ func tenantPath(name string) string {
 	return "/_plugins/_security/api/tenants/" + url.PathEscape(name)
 }
 
-// classifyWrite sets the outcome of a write from its response. A request
-// that failed before a connection was made surely did nothing; any other
-// failure without a response may have reached the node.
+// classifyFailure sets the outcome of a request that got no response and
+// reports whether there was such a failure. A request that failed before a
+// connection was made surely did nothing; any other failure may have reached
+// the node.
+func classifyFailure(op *Op, err error, timedOut bool) bool {
+	if err == nil {
+		return false
+	}
+	op.Outcome, op.Err, op.TimedOut = Unknown, err.Error(), timedOut
+	if notSent(err) {
+		op.Outcome = Failed
+	}
+	return true
+}
+
+// classifyWrite sets the outcome of a write from its response (see
+// classifyFailure for a write without one).
 func classifyWrite(op *Op, resp Response, err error, timedOut bool) {
-	if err != nil {
-		op.Outcome, op.Err, op.TimedOut = Unknown, err.Error(), timedOut
-		if notSent(err) {
-			op.Outcome = Failed
-		}
+	if classifyFailure(op, err, timedOut) {
 		return
 	}
 	op.Status = resp.Status
