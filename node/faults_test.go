@@ -56,20 +56,7 @@ func TestFaults(t *testing.T) {
 		Extensions:     []history.Extension{&history.Ownership{}},
 		ExtensionShare: 0.1,
 	})
-	if rep != nil {
-		t.Logf("\n%s", rep)
-		if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
-			if err := rep.WriteArtifacts(dir); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	if err != nil {
-		t.Fatalf("seed %d: %v", seed, err)
-	}
-	if !rep.OK() {
-		t.Fatalf("seed %d: the history failed the checks (report above)", seed)
-	}
+	history.Require(t, rep, err, seed)
 	if n := rep.Counts()[""].TimedOut; n > 0 {
 		t.Errorf("seed %d: %d requests hung past the client timeout", seed, n)
 	}

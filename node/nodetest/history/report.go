@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -211,4 +212,25 @@ func (r *Report) WriteArtifacts(dir string) error {
 		return fmt.Errorf("artifacts: %w", err)
 	}
 	return r.Result.Visualize(filepath.Join(dir, "linearizability.html"))
+}
+
+// Require is the end of a fault test: it logs the report of Run (rep and err
+// are what Run returned), writes its artifacts to $FAULTS_ARTIFACTS when set,
+// and fails t when the run did not complete or its history failed a check.
+func Require(t testing.TB, rep *Report, err error, seed int64) {
+	t.Helper()
+	if rep != nil {
+		t.Logf("\n%s", rep)
+		if dir := os.Getenv("FAULTS_ARTIFACTS"); dir != "" {
+			if err := rep.WriteArtifacts(dir); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	if !rep.OK() {
+		t.Fatalf("seed %d: the history failed the checks (report above)", seed)
+	}
 }
