@@ -2,18 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -39,25 +34,11 @@ func (b *membersBackend) ChangeMembersLocal(ctx context.Context, c MemberChange)
 	return b.ChangeMembers(ctx, c)
 }
 
-// certWith is a self-signed certificate with the given subject; the API
-// reads the subject from the verified chain the TLS layer hands it.
+// certWith is a self-signed certificate with the given CN and OU
+// (O=authzd, as the dev PKI issues them); see selfSigned.
 func certWith(t *testing.T, cn, ou string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn, OrganizationalUnit: []string{ou}, Organization: []string{"authzd"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return selfSigned(t, pkix.Name{CommonName: cn, OrganizationalUnit: []string{ou}, Organization: []string{"authzd"}})
 }
 
 // TestMembersCallersAndErrors covers who may call the membership endpoints

@@ -42,20 +42,23 @@ func (b viewBackend) Propose(context.Context, []byte) (fsm.Result, error) {
 
 const superAdminDN = "CN=kirk,OU=client,O=client,L=test,C=de"
 
-// superAdminCert is a certificate with the super admin's subject; the API
-// reads the DN from the verified chain the TLS layer hands it.
+// superAdminCert is a certificate with the super admin's subject.
 func superAdminCert(t *testing.T) *x509.Certificate {
+	t.Helper()
+	return selfSigned(t, pkix.Name{CommonName: "kirk", OrganizationalUnit: []string{"client"}, Organization: []string{"client"},
+		Locality: []string{"test"}, Country: []string{"de"}})
+}
+
+// selfSigned is a self-signed certificate with subject; the API reads the
+// subject from the verified chain the TLS layer hands it.
+func selfSigned(t *testing.T, subject pkix.Name) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject: pkix.Name{CommonName: "kirk", OrganizationalUnit: []string{"client"}, Organization: []string{"client"},
-			Locality: []string{"test"}, Country: []string{"de"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: subject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
