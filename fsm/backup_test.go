@@ -18,14 +18,7 @@ import (
 func TestBackupRoundTrip(t *testing.T) {
 	a := newMachine(t)
 	applyAll(t, a, sampleLog(t))
-	var buf bytes.Buffer
-	if err := WriteBackup(&buf, a.View()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := ReadBackup(bytes.NewReader(buf.Bytes()), int64(buf.Len()), authz.Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readBack(t, a.View())
 	if b.Hash() != a.View().Hash() || b.Rev() != a.View().Rev || !b.Initialized() {
 		t.Fatalf("backup rev %d hash %s, machine rev %d hash %s", b.Rev(), b.Hash(), a.View().Rev, a.View().Hash())
 	}
@@ -48,20 +41,13 @@ func TestBackupRoundTrip(t *testing.T) {
 func TestReadBackupRefuses(t *testing.T) {
 	a := newMachine(t)
 	applyAll(t, a, sampleLog(t))
-	var buf bytes.Buffer
-	if err := WriteBackup(&buf, a.View()); err != nil {
-		t.Fatal(err)
-	}
-	good := buf.Bytes()
+	good := backupBytes(t, a.View())
 	flip := func(i int) []byte {
 		b := bytes.Clone(good)
 		b[i] ^= 1
 		return b
 	}
-	var empty bytes.Buffer
-	if err := WriteBackup(&empty, newMachine(t).View()); err != nil {
-		t.Fatal(err)
-	}
+	empty := backupBytes(t, newMachine(t).View())
 	// withSum frames a body as a backup file with a correct checksum.
 	withSum := func(body []byte) []byte {
 		b := append([]byte(backupMagic), body...)
@@ -85,7 +71,7 @@ func TestReadBackupRefuses(t *testing.T) {
 		{"truncated", good[:len(good)-10], "checksum mismatch"},
 		{"garbage with a good checksum", withSum([]byte("garbage")), "snapshot: decode"},
 		{"unknown snapshot format", withSum(future), "unknown snapshot format 2"},
-		{"uninitialized", empty.Bytes(), "not initialized"},
+		{"uninitialized", empty, "not initialized"},
 		{"too large", good, "larger than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,4 +85,25 @@ func TestReadBackupRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// backupBytes is the backup file of v.
+func backupBytes(t *testing.T, v *View) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteBackup(&buf, v); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readBack writes v's backup and reads it back.
+func readBack(t *testing.T, v *View) *Backup {
+	t.Helper()
+	raw := backupBytes(t, v)
+	b, err := ReadBackup(bytes.NewReader(raw), int64(len(raw)), authz.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -78,14 +78,7 @@ func TestMemberDirectory(t *testing.T) {
 func TestBackupLeavesTheDirectory(t *testing.T) {
 	a := newMachine(t)
 	applyAll(t, a, []*raft.Log{bootstrapEntry(t, 1), entry(t, 2, events.MemberPut, events.Member{ID: "n4", RaftAddr: "a4:9300", HTTPAddr: "a4:9200"})})
-	var buf bytes.Buffer
-	if err := WriteBackup(&buf, a.View()); err != nil {
-		t.Fatal(err)
-	}
-	b, err := ReadBackup(bytes.NewReader(buf.Bytes()), int64(buf.Len()), authz.Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readBack(t, a.View())
 	if len(b.view.Members) != 0 {
 		t.Fatalf("backup carries the directory: %+v", b.view.Members)
 	}
