@@ -247,21 +247,19 @@ func TestEventsAndClusterStatus(t *testing.T) {
 		t.Errorf("events --all:\n%s", all.out)
 	}
 	nodetest.Eventually(t, 10*time.Second, func() error {
-		r = ctl(t, c, "cluster", "status")
-		if r.code != 0 {
-			return errString(r.err)
+		out, _, rows, err := statusTable(t, c)
+		if err != nil {
+			return err
 		}
-		rows := strings.Split(strings.TrimSpace(r.out), "\n")
-		if len(rows) != 4 || !strings.Contains(r.out, "Leader") {
-			return errString(r.out)
+		if len(rows) != 3 || !strings.Contains(out, "Leader") {
+			return errString(out)
 		}
 		var rev, hash string
-		for _, row := range rows[1:] {
-			f := strings.Fields(row)
+		for _, f := range rows {
 			if rev == "" {
 				rev, hash = f[5], f[7]
 			} else if f[5] != rev || f[7] != hash {
-				return errString("nodes differ:\n" + r.out)
+				return errString("nodes differ:\n" + out)
 			}
 		}
 		return nil
@@ -273,6 +271,21 @@ func TestEventsAndClusterStatus(t *testing.T) {
 		"AUTHZD_USER": "admin", "AUTHZD_PASSWORD": "wrong"}, "events"); r.code != 1 || !strings.Contains(r.err, "401") {
 		t.Errorf("wrong password: exit %d %s", r.code, r.err)
 	}
+}
+
+// statusTable runs cluster status and returns its output, its header line
+// and the fields of each node's row.
+func statusTable(t *testing.T, c *nodetest.Cluster) (out, header string, rows [][]string, err error) {
+	t.Helper()
+	r := ctl(t, c, "cluster", "status")
+	if r.code != 0 {
+		return r.out, "", nil, errString(r.err)
+	}
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	for _, l := range lines[1:] {
+		rows = append(rows, strings.Fields(l))
+	}
+	return r.out, lines[0], rows, nil
 }
 
 type errString string

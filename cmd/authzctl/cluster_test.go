@@ -19,24 +19,22 @@ func TestClusterJoinLeave(t *testing.T) {
 		t.Errorf("join output:\n%s", r.out)
 	}
 	nodetest.Eventually(t, 15*time.Second, func() error {
-		r = ctl(t, c, "cluster", "status")
-		if r.code != 0 {
-			return errString(r.err)
+		out, header, rows, err := statusTable(t, c)
+		if err != nil {
+			return err
 		}
-		rows := strings.Split(strings.TrimSpace(r.out), "\n")
-		if len(rows) != 5 || !strings.HasPrefix(rows[0], "NODE  ") || !strings.Contains(rows[0], "SUFFRAGE") {
-			return errString(r.out)
+		if len(rows) != 4 || !strings.HasPrefix(header, "NODE  ") || !strings.Contains(header, "SUFFRAGE") {
+			return errString(out)
 		}
 		var rev string
-		for _, row := range rows[1:] {
-			f := strings.Fields(row)
+		for _, f := range rows {
 			if f[0] == "n4" && (f[1] != "Follower" || f[2] != "Nonvoter") || f[0] != "n4" && f[2] != "Voter" {
-				return errString("suffrage:\n" + r.out)
+				return errString("suffrage:\n" + out)
 			}
 			if rev == "" {
 				rev = f[5]
 			} else if f[5] != rev {
-				return errString("revisions differ:\n" + r.out)
+				return errString("revisions differ:\n" + out)
 			}
 		}
 		return nil
