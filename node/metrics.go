@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -71,7 +72,7 @@ func newMetrics(n *Node) (*metrics, error) {
 		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "authzd_fsm_snapshot_size_bytes",
 			Help: "Size of the last snapshot this node persisted."}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authzd_changes_published_total",
-			Help: "Changes this node published on the change stream, by result: stored, or duplicate (another node published the revision first)."}, []string{"result"}),
+			Help: "Changes this node published on the change stream, by result: stored, duplicate (another node published the revision first), or out_of_order (refused: the stream was ahead; the publisher rereads it)."}, []string{"result"}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "authzd_changes_publish_errors_total",
 			Help: "Failed change stream publications (each is retried)."}),
 		publishLag: h("authzd_changes_publish_lag_seconds",
@@ -355,21 +356,26 @@ type meteredChanges struct {
 	met *metrics
 }
 
-// PublishChange publishes c and records the result.
-func (p meteredChanges) PublishChange(ctx context.Context, c bus.Change) (bool, error) {
-	dup, err := p.Bus.PublishChange(ctx, c)
-	switch {
-	case err != nil:
-		p.met.publishErrors.Inc()
-	case dup:
-		p.met.published.WithLabelValues("duplicate").Inc()
-	default:
-		p.met.published.WithLabelValues("stored").Inc()
-		if c.At > 0 {
-			p.met.publishLag.Observe(max(0, time.Since(time.UnixMilli(c.At)).Seconds()))
+// PublishChanges publishes cs and records each outcome.
+func (p meteredChanges) PublishChanges(ctx context.Context, after uint64, cs []bus.Change) []bus.PublishOutcome {
+	out := p.Bus.PublishChanges(ctx, after, cs)
+	now := time.Now()
+	for i, o := range out {
+		switch {
+		case errors.Is(o.Err, bus.ErrOutOfOrder):
+			p.met.published.WithLabelValues("out_of_order").Inc()
+		case o.Err != nil:
+			p.met.publishErrors.Inc()
+		case o.Duplicate:
+			p.met.published.WithLabelValues("duplicate").Inc()
+		default:
+			p.met.published.WithLabelValues("stored").Inc()
+			if at := cs[i].At; at > 0 {
+				p.met.publishLag.Observe(max(0, now.Sub(time.UnixMilli(at)).Seconds()))
+			}
 		}
 	}
-	return dup, err
+	return out
 }
 
 // Registry is the node's metrics registry (served on GET /metrics).

@@ -195,7 +195,10 @@ func (b *Bus) Connect() error {
 	if nc.IsConnected() {
 		b.discAt.Store(0)
 	}
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(b.cfg.RequestTimeout))
+	// The async publish timeout resolves every PublishChanges future, even
+	// one whose message or acknowledgement was lost.
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(b.cfg.RequestTimeout),
+		jetstream.WithPublishAsyncTimeout(b.cfg.RequestTimeout))
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("jetstream: %w", err)

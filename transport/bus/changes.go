@@ -40,14 +40,10 @@ func (b *Bus) PublishChange(ctx context.Context, c Change) (duplicate bool, err 
 	if _, _, err := b.handles(); err != nil {
 		return false, unavailable("publish change", err)
 	}
-	data, err := json.Marshal(c)
+	msg, err := changeMsg(c)
 	if err != nil {
-		return false, fmt.Errorf("encode change %d: %w", c.Revision, err)
+		return false, err
 	}
-	rev := strconv.FormatUint(c.Revision, 10)
-	msg := &nats.Msg{Subject: c.Subject(), Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, rev)
-	msg.Header.Set(RevisionHeader, rev)
 	ctx, cancel := b.timeout(ctx)
 	defer cancel()
 	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(ChangesStream))
@@ -55,6 +51,101 @@ func (b *Bus) PublishChange(ctx context.Context, c Change) (duplicate bool, err 
 		return false, unavailable(fmt.Sprintf("publish change %d", c.Revision), err)
 	}
 	return ack.Duplicate, nil
+}
+
+// ErrOutOfOrder is the outcome of a PublishChanges message that the stream
+// refused because its last message was not the one the message followed:
+// the stream is ahead of (or apart from) the publisher, which should read
+// LastRevision and go on from there.
+var ErrOutOfOrder = errors.New("change stream's last revision is not the expected one")
+
+// wrongLastMsgID is JetStream's error code for a failed Nats-Expected-Last-Msg-Id.
+const wrongLastMsgID jetstream.ErrorCode = 10070
+
+// PublishOutcome is what the stream made of one change of PublishChanges.
+type PublishOutcome struct {
+	// Duplicate: the stream already held this revision.
+	Duplicate bool
+	// Err is nil when the change is on the stream (stored or duplicate);
+	// ErrOutOfOrder, or an error wrapping ErrUnavailable, otherwise.
+	Err error
+}
+
+// PublishChanges publishes cs, in increasing revision order, without
+// waiting for one acknowledgement before sending the next: a publisher
+// keeps up with thousands of changes a second where one round trip per
+// change would not. Each message expects the one before it as the stream's
+// last message (Nats-Expected-Last-Msg-Id; the first expects after, the
+// revision of the stream's last message, or nothing when after is 0), so
+// the stream's revisions keep increasing with its sequence whatever fails:
+// a change whose predecessor is missing is refused with ErrOutOfOrder
+// instead of stored after it. Deduplication comes first, so a change
+// another node already published is a Duplicate. It returns one outcome per
+// change; once one could not be sent, the rest are not sent either. On a
+// clustered stream, the changes sent after a refused one are not refused but
+// time out (RequestTimeout), so a refusal costs that wait.
+func (b *Bus) PublishChanges(ctx context.Context, after uint64, cs []Change) []PublishOutcome {
+	out := make([]PublishOutcome, len(cs))
+	fail := func(from int, err error) {
+		for i := from; i < len(out); i++ {
+			out[i].Err = err
+		}
+	}
+	if _, _, err := b.handles(); err != nil {
+		fail(0, unavailable("publish changes", err))
+		return out
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(cs))
+	prev := after
+	for i, c := range cs {
+		msg, err := changeMsg(c)
+		if err != nil {
+			fail(i, err)
+			break
+		}
+		opts := []jetstream.PublishOpt{jetstream.WithExpectStream(ChangesStream)}
+		if prev > 0 {
+			opts = append(opts, jetstream.WithExpectLastMsgID(strconv.FormatUint(prev, 10)))
+		}
+		f, err := b.js.PublishMsgAsync(msg, opts...)
+		if err != nil {
+			fail(i, unavailable(fmt.Sprintf("publish change %d", c.Revision), err))
+			break
+		}
+		futures = append(futures, f)
+		prev = c.Revision
+	}
+	ctx, cancel := b.timeout(ctx)
+	defer cancel()
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			out[i].Duplicate = ack.Duplicate
+		case err := <-f.Err():
+			if apiErr, ok := errors.AsType[*jetstream.APIError](err); ok && apiErr.ErrorCode == wrongLastMsgID {
+				out[i].Err = fmt.Errorf("publish change %d: %w", cs[i].Revision, ErrOutOfOrder)
+			} else {
+				out[i].Err = unavailable(fmt.Sprintf("publish change %d", cs[i].Revision), err)
+			}
+		case <-ctx.Done():
+			fail(i, unavailable("publish changes", ctx.Err()))
+			return out
+		}
+	}
+	return out
+}
+
+// changeMsg is c as a change stream message.
+func changeMsg(c Change) (*nats.Msg, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode change %d: %w", c.Revision, err)
+	}
+	rev := strconv.FormatUint(c.Revision, 10)
+	msg := &nats.Msg{Subject: c.Subject(), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, rev)
+	msg.Header.Set(RevisionHeader, rev)
+	return msg, nil
 }
 
 // LastRevision is the revision of the newest change the stream holds, 0 when

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -10,13 +12,20 @@ import (
 
 // changePublisher is what Publisher needs from a Bus.
 type changePublisher interface {
-	PublishChange(ctx context.Context, c Change) (bool, error)
+	PublishChanges(ctx context.Context, after uint64, cs []Change) []PublishOutcome
 	LastRevision(ctx context.Context) (uint64, error)
 }
 
+// publishWindow is how many changes Run sends before it waits for their
+// acknowledgements. One at a time, a publisher managed about one change per
+// round trip to the stream, fewer than a cluster commits under load, and its
+// queue overflowed.
+const publishWindow = 256
+
 // Publisher puts committed changes on the change stream without ever
 // blocking the caller (raft's FSM goroutine). Enqueue appends to a bounded
-// queue; Run, on its own goroutine, publishes in order.
+// queue; Run, on its own goroutine, publishes in order, up to publishWindow
+// changes per round trip (PublishChanges keeps the stream in revision order).
 //
 // When the queue is full the oldest queued change is dropped (counted in
 // Dropped, logged at Warn): the caller must never wait for NATS, and every
@@ -64,7 +73,9 @@ func (p *Publisher) Enqueue(c Change) {
 		if n == 1 || n%1000 == 0 {
 			p.log.Warn("change queue full, dropping the oldest change", "revision", p.queue[0].Revision, "dropped_total", n)
 		}
-		p.queue = append(p.queue[:0], p.queue[1:]...)
+		// Reslicing keeps a drop O(1); append reallocates as the window moves.
+		p.queue[0] = Change{}
+		p.queue = p.queue[1:]
 	}
 	p.queue = append(p.queue, c)
 	p.mu.Unlock()
@@ -91,19 +102,13 @@ func (p *Publisher) Pending() int {
 // Run publishes queued changes until ctx ends. A failed publication stays
 // at the head of the queue and is retried with backoff.
 func (p *Publisher) Run(ctx context.Context) {
-	var known uint64 // newest revision known to be on the stream
+	// known is the newest revision known to be on the stream; the next
+	// publication expects it as the stream's last message.
+	var known uint64
 	refresh := true
 	backoff := 50 * time.Millisecond
+	var batch []Change
 	for {
-		c, ok := p.head()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-p.wake:
-				continue
-			}
-		}
 		if refresh {
 			last, err := p.bus.LastRevision(ctx)
 			if err != nil {
@@ -112,29 +117,57 @@ func (p *Publisher) Run(ctx context.Context) {
 				}
 				continue
 			}
-			known, refresh = max(known, last), false
+			// Not max(known, last): a stream that lost messages (purged,
+			// recreated) would refuse every change expecting ours.
+			known, refresh = last, false
 		}
-		if c.Revision <= known {
-			p.skipped.Add(1)
-			p.pop(c.Revision)
-			continue
+		batch = p.peek(known, batch[:0])
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.wake:
+				continue
+			}
 		}
-		dup, err := p.bus.PublishChange(ctx, c)
-		if err != nil {
-			if !p.wait(ctx, &backoff, err) {
+		var failure error // the first unavailability not followed by a success
+		for i, o := range p.bus.PublishChanges(ctx, known, batch) {
+			switch {
+			case o.Err == nil:
+				// On the stream, and so, by the expectation chain, is
+				// every change before it.
+				p.sent.Add(1)
+				known, failure = batch[i].Revision, nil
+			case errors.Is(o.Err, ErrOutOfOrder):
+				// The stream is ahead or apart: read where it is.
+				refresh = true
+			case failure == nil:
+				failure = o.Err
+			}
+		}
+		p.popThrough(known)
+		switch {
+		case failure != nil:
+			if !p.wait(ctx, &backoff, failure) {
 				return
 			}
 			refresh = true
-			continue
+		case refresh && p.nothingSent(known, batch):
+			// Refused although it expected what the stream said it held:
+			// someone else writes the stream. Back off instead of spinning.
+			if !p.wait(ctx, &backoff, fmt.Errorf("change %d: %w", batch[0].Revision, ErrOutOfOrder)) {
+				return
+			}
+		default:
+			backoff = 50 * time.Millisecond
+			p.lastErr.Store(0)
 		}
-		backoff = 50 * time.Millisecond
-		p.lastErr.Store(0)
-		p.sent.Add(1)
-		p.pop(c.Revision)
-		known = c.Revision
-		// Another node got there first: it may be far ahead of us.
-		refresh = dup
 	}
+}
+
+// nothingSent reports whether no change of batch got onto the stream.
+func (p *Publisher) nothingSent(known uint64, batch []Change) bool {
+	return known < batch[0].Revision
 }
 
 // wait backs off after a failure; false when ctx ended.
@@ -151,20 +184,25 @@ func (p *Publisher) wait(ctx context.Context, backoff *time.Duration, err error)
 	return true
 }
 
-func (p *Publisher) head() (Change, bool) {
+// peek drops the queued changes the stream already has (revision <= known,
+// counted as skipped) and appends up to publishWindow of the next ones to dst.
+func (p *Publisher) peek(known uint64, dst []Change) []Change {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queue) == 0 {
-		return Change{}, false
+	for len(p.queue) > 0 && p.queue[0].Revision <= known {
+		p.skipped.Add(1)
+		p.queue[0] = Change{}
+		p.queue = p.queue[1:]
 	}
-	return p.queue[0], true
+	return append(dst, p.queue[:min(len(p.queue), publishWindow)]...)
 }
 
-// pop removes the head if it is still rev (Enqueue may have dropped it).
-func (p *Publisher) pop(rev uint64) {
+// popThrough removes the queued changes up to revision rev: published now,
+// or dropped by Enqueue meanwhile.
+func (p *Publisher) popThrough(rev uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queue) > 0 && p.queue[0].Revision == rev {
+	for len(p.queue) > 0 && p.queue[0].Revision <= rev {
 		p.queue[0] = Change{}
 		p.queue = p.queue[1:]
 	}

@@ -9,38 +9,99 @@ import (
 	"time"
 )
 
-// fakeStream is an in-memory change stream for Publisher's unit tests.
+// fakeStream is an in-memory change stream for Publisher's unit tests. Like
+// JetStream it deduplicates by revision first, then checks the expected
+// last message, then stores.
 type fakeStream struct {
-	mu      sync.Mutex
-	revs    []uint64
-	fail    bool
-	publish chan uint64
+	mu     sync.Mutex
+	revs   []uint64 // stored, in stream order
+	down   bool
+	faults map[uint64]fault // one-shot, by revision
+	calls  int
 }
 
-func (f *fakeStream) PublishChange(_ context.Context, c Change) (bool, error) {
+type fault int
+
+const (
+	refuse  fault = iota + 1 // not stored, unavailable
+	lostAck                  // stored, but the acknowledgement is lost
+)
+
+func (f *fakeStream) PublishChanges(_ context.Context, after uint64, cs []Change) []PublishOutcome {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail {
-		return false, ErrUnavailable
+	f.calls++
+	out := make([]PublishOutcome, len(cs))
+	prev := after
+	for i, c := range cs {
+		expect := prev
+		prev = c.Revision
+		flt := f.faults[c.Revision]
+		delete(f.faults, c.Revision)
+		switch {
+		case f.down, flt == refuse:
+			out[i].Err = ErrUnavailable
+			continue
+		case slices.Contains(f.revs, c.Revision):
+			out[i].Duplicate = true
+		case expect > 0 && (len(f.revs) == 0 || f.revs[len(f.revs)-1] != expect):
+			out[i].Err = ErrOutOfOrder
+			continue
+		default:
+			f.revs = append(f.revs, c.Revision)
+		}
+		if flt == lostAck {
+			out[i] = PublishOutcome{Err: ErrUnavailable}
+		}
 	}
-	dup := slices.Contains(f.revs, c.Revision)
-	if !dup {
-		f.revs = append(f.revs, c.Revision)
-	}
-	f.publish <- c.Revision
-	return dup, nil
+	return out
 }
 
 func (f *fakeStream) LastRevision(context.Context) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail {
+	if f.down {
 		return 0, errors.New("down")
 	}
 	if len(f.revs) == 0 {
 		return 0, nil
 	}
-	return slices.Max(f.revs), nil
+	return f.revs[len(f.revs)-1], nil
+}
+
+// stored is a copy of the stream's revisions, in order.
+func (f *fakeStream) stored() []uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.revs)
+}
+
+// run starts p.Run until the test ends.
+func run(t *testing.T, p *Publisher) {
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// waitStored waits until the stream holds want, in that order.
+func waitStored(t *testing.T, s *fakeStream, want []uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Equal(s.stored(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stream holds %v, want %v", s.stored(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func revisions(from, to uint64) []uint64 {
+	var r []uint64
+	for i := from; i <= to; i++ {
+		r = append(r, i)
+	}
+	return r
 }
 
 func TestPublisherDropsOldestWhenFull(t *testing.T) {
@@ -51,35 +112,97 @@ func TestPublisherDropsOldestWhenFull(t *testing.T) {
 	if p.Dropped() != 2 || p.Pending() != 3 {
 		t.Fatalf("dropped %d pending %d, want 2 and 3", p.Dropped(), p.Pending())
 	}
-	if h, _ := p.head(); h.Revision != 3 {
-		t.Fatalf("head = %d, want 3 (oldest dropped)", h.Revision)
+	if got := p.peek(0, nil); got[0].Revision != 3 {
+		t.Fatalf("head = %d, want 3 (oldest dropped)", got[0].Revision)
 	}
 }
 
 func TestPublisherSkipsWhatTheStreamHasAndRetries(t *testing.T) {
-	s := &fakeStream{revs: []uint64{10}, publish: make(chan uint64, 16), fail: true}
+	s := &fakeStream{revs: []uint64{10}, down: true}
 	p := NewPublisher(s, 0, nil)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan struct{})
-	go func() { defer close(done); p.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	run(t, p)
 	// A node catching up replays 8..12; the stream already has up to 10.
 	for r := uint64(8); r <= 12; r++ {
 		p.Enqueue(Change{Revision: r})
 	}
 	s.mu.Lock()
-	s.fail = false // NATS comes back: publication resumes
+	s.down = false // NATS comes back: publication resumes
 	s.mu.Unlock()
-	var got []uint64
-	for len(got) < 2 {
-		select {
-		case r := <-s.publish:
-			got = append(got, r)
-		case <-time.After(10 * time.Second):
-			t.Fatalf("published %v, want [11 12]", got)
+	waitStored(t, s, []uint64{10, 11, 12})
+}
+
+// One round trip per change could not keep up with the cluster's commits:
+// the publisher sends a window of changes per round trip.
+func TestPublisherSendsWindows(t *testing.T) {
+	s := &fakeStream{}
+	p := NewPublisher(s, 0, nil)
+	const n = 4 * publishWindow
+	for r := uint64(1); r <= n; r++ {
+		p.Enqueue(Change{Revision: r})
+	}
+	run(t, p)
+	waitStored(t, s, revisions(1, n))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.calls > 4 {
+		t.Errorf("%d changes took %d round trips, want 4", n, s.calls)
+	}
+}
+
+// A failure in the middle of a window must neither lose a change nor store
+// one after its successor: the stream's revisions grow with its sequence.
+func TestPublisherFailureInWindowKeepsOrder(t *testing.T) {
+	for _, flt := range []fault{refuse, lostAck} {
+		s := &fakeStream{faults: map[uint64]fault{5: flt, 9: flt}}
+		p := NewPublisher(s, 0, nil)
+		for r := uint64(1); r <= 12; r++ {
+			p.Enqueue(Change{Revision: r})
 		}
+		run(t, p)
+		waitStored(t, s, revisions(1, 12))
 	}
-	if !slices.Equal(got, []uint64{11, 12}) {
-		t.Fatalf("published %v, want [11 12]", got)
+}
+
+// Every node publishes every change: two publishers racing on one stream
+// store each revision once, in order, also when one of them lags.
+func TestPublishersTogetherStoreEachRevisionOnce(t *testing.T) {
+	s := &fakeStream{}
+	a, b := NewPublisher(s, 0, nil), NewPublisher(s, 0, nil)
+	run(t, a)
+	run(t, b)
+	const n = 3000
+	var wg sync.WaitGroup
+	for _, p := range []*Publisher{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := uint64(1); r <= n; r++ {
+				p.Enqueue(Change{Revision: r})
+				if r%100 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}()
 	}
+	wg.Wait()
+	waitStored(t, s, revisions(1, n))
+	if a.Dropped()+b.Dropped() != 0 {
+		t.Errorf("dropped %d and %d changes", a.Dropped(), b.Dropped())
+	}
+}
+
+// A stream that lost its messages (purged, recreated) is written again from
+// where it is, not refused forever for expecting the old last revision.
+func TestPublisherFollowsAStreamThatWentBack(t *testing.T) {
+	s := &fakeStream{}
+	p := NewPublisher(s, 0, nil)
+	run(t, p)
+	p.Enqueue(Change{Revision: 1})
+	p.Enqueue(Change{Revision: 2})
+	waitStored(t, s, []uint64{1, 2})
+	s.mu.Lock()
+	s.revs = nil
+	s.mu.Unlock()
+	p.Enqueue(Change{Revision: 3})
+	waitStored(t, s, []uint64{3})
 }
