@@ -212,4 +212,5 @@ func BenchmarkDecisionHTTP(b *testing.B) {
 	b.ReportMetric(rep.SingleHalfLoad.P50, "half-load-p50-us")
 	b.ReportMetric(rep.SingleHalfLoad.P99, "half-load-p99-us")
 	b.ReportMetric(rep.Batch.PerSec, "batch-decisions/s")
+	b.ReportMetric(float64(rep.Single.NewConns+rep.SingleHalfLoad.NewConns+rep.Batch.NewConns), "new-conns")
 }

@@ -136,9 +136,9 @@ func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, count, conc
 
 func printHTTPReport(out interface{ Write([]byte) (int, error) }, name string, rep decisionload.Report) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s on %s\tdecisions/s\tp50 µs\tp90 µs\tp99 µs\tmax µs\terrors\n", name, rep.URL)
+	fmt.Fprintf(tw, "%s on %s\tdecisions/s\tp50 µs\tp90 µs\tp99 µs\tmax µs\terrors\tnew conns\n", name, rep.URL)
 	row := func(label string, p decisionload.Phase) {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\n", label, p.PerSec, p.P50, p.P90, p.P99, p.Max, p.Errors)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%d\t%d\n", label, p.PerSec, p.P50, p.P90, p.P99, p.Max, p.Errors, p.NewConns)
 	}
 	row("single, full speed", rep.Single)
 	row(fmt.Sprintf("single at %.0f/s", rep.SingleHalfLoad.Rate), rep.SingleHalfLoad)

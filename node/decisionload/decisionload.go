@@ -1,7 +1,11 @@
 // Package decisionload drives a node's REST decision API over HTTPS and
 // measures it: closed-loop throughput of single decisions, latency of single
 // decisions at a fixed rate (open loop, so a slow answer cannot hide the
-// requests queued behind it), and throughput of _batch calls. Its callers are
+// requests queued behind it), and throughput of _batch calls. Before each
+// phase it opens as many connections as the phase has workers, untimed: a
+// phase measures decisions on kept connections, as a PEP's connection pool
+// serves them, not TLS handshakes (a phase reports the connections it still
+// had to open, NewConns). Its callers are
 // `authzctl bench --http` and node's BenchmarkDecisionHTTP. Every run is
 // bounded by a request count, and it refuses any target but loopback.
 package decisionload
@@ -15,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"sync"
@@ -69,6 +74,9 @@ type Phase struct {
 	Max float64 `json:"max_us"`
 	// Errors counts calls that failed (transport errors, non-200 answers).
 	Errors int `json:"errors"`
+	// NewConns counts the connections opened during the phase, after the
+	// warm-up opened one per worker.
+	NewConns int `json:"new_conns"`
 }
 
 // Report is the outcome of Run.
@@ -106,6 +114,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 	r := &runner{cfg: cfg, endpoint: cfg.URL + "/_plugins/_authz/evaluate"}
+	r.trace = &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
+		if !c.Reused {
+			r.newConns.Add(1)
+		}
+	}}
 	for _, q := range cfg.Requests {
 		b, err := json.Marshal(body(q))
 		if err != nil {
@@ -157,6 +170,31 @@ type runner struct {
 	endpoint   string
 	bodies     [][]byte
 	mismatches atomic.Int64
+	newConns   atomic.Int64
+	trace      *httptrace.ClientTrace
+}
+
+// openLoopWorkers is the open loop's worker count: enough that a slow answer
+// does not delay the next send.
+func (r *runner) openLoopWorkers() int { return max(r.cfg.Concurrency, 64) }
+
+// warm has n calls in flight at once, untimed, so that the client's pool
+// holds n connections (if its transport keeps that many idle) before a
+// phase with n workers starts, and resets the new-connection count.
+func (r *runner) warm(ctx context.Context, n int) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_ = r.call(ctx, false, i, 1) // answers are checked like any other
+		}()
+	}
+	close(start)
+	wg.Wait()
+	r.newConns.Store(0)
 }
 
 // call sends one evaluate (or _batch) request and checks the answers of the
@@ -178,7 +216,7 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 	} else {
 		payload = r.bodies[first%len(r.bodies)]
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, r.trace), http.MethodPost, path, bytes.NewReader(payload))
 	if err != nil {
 		return err
 	}
@@ -234,6 +272,7 @@ func (r *runner) closedLoop(ctx context.Context, count int, batch bool) (Phase, 
 		per = r.cfg.BatchSize
 	}
 	calls := max(1, count/per)
+	r.warm(ctx, r.cfg.Concurrency)
 	var next atomic.Int64
 	lat := make([]time.Duration, calls)
 	var errs atomic.Int64
@@ -260,7 +299,9 @@ func (r *runner) closedLoop(ctx context.Context, count int, batch bool) (Phase, 
 	if err := ctx.Err(); err != nil {
 		return Phase{}, err
 	}
-	return phase(lat, calls*per, time.Since(start), int(errs.Load())), nil
+	p := phase(lat, calls*per, time.Since(start), int(errs.Load()))
+	p.NewConns = int(r.newConns.Load())
+	return p, nil
 }
 
 // openLoop offers calls at rate per second whatever the answers take. A call
@@ -273,13 +314,14 @@ func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, 
 		return Phase{}, nil
 	}
 	interval := time.Duration(float64(time.Second) / rate)
+	workers := r.openLoopWorkers()
+	r.warm(ctx, workers)
 	lat := make([]time.Duration, count)
 	var errs atomic.Int64
 	var wg sync.WaitGroup
 	due := make(chan int, 1024)
 	start := time.Now()
-	// Enough workers that a slow answer does not delay the next send.
-	for range max(r.cfg.Concurrency, 64) {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -309,7 +351,7 @@ func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, 
 		return Phase{}, err
 	}
 	p := phase(lat, count, time.Since(start), int(errs.Load()))
-	p.Rate = rate
+	p.Rate, p.NewConns = rate, int(r.newConns.Load())
 	return p, nil
 }
 
