@@ -92,7 +92,7 @@ func benchCommit(b *testing.B, c *nodetest.Cluster, clients int) {
 }
 
 // metricValue reads one unlabelled series from node i's /metrics.
-func metricValue(b *testing.B, c *nodetest.Cluster, i int, name string) float64 {
+func metricValue(b testing.TB, c *nodetest.Cluster, i int, name string) float64 {
 	r := c.Admin(i, http.MethodGet, "/metrics", "")
 	for _, line := range strings.Split(string(r.Body), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
