@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -72,7 +71,7 @@ func newMetrics(n *Node) (*metrics, error) {
 		snapshotBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "authzd_fsm_snapshot_size_bytes",
 			Help: "Size of the last snapshot this node persisted."}),
 		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "authzd_changes_published_total",
-			Help: "Changes this node published on the change stream, by result: stored, duplicate (another node published the revision first), or out_of_order (refused: the stream was ahead; the publisher rereads it)."}, []string{"result"}),
+			Help: "Changes this node published on the change stream, by result: stored, or duplicate (another node published the revision first)."}, []string{"result"}),
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "authzd_changes_publish_errors_total",
 			Help: "Failed change stream publications (each is retried)."}),
 		publishLag: h("authzd_changes_publish_lag_seconds",
@@ -357,13 +356,11 @@ type meteredChanges struct {
 }
 
 // PublishChanges publishes cs and records each outcome.
-func (p meteredChanges) PublishChanges(ctx context.Context, after uint64, cs []bus.Change) []bus.PublishOutcome {
-	out := p.Bus.PublishChanges(ctx, after, cs)
+func (p meteredChanges) PublishChanges(ctx context.Context, cs []bus.Change) []bus.PublishOutcome {
+	out := p.Bus.PublishChanges(ctx, cs)
 	now := time.Now()
 	for i, o := range out {
 		switch {
-		case errors.Is(o.Err, bus.ErrOutOfOrder):
-			p.met.published.WithLabelValues("out_of_order").Inc()
 		case o.Err != nil:
 			p.met.publishErrors.Inc()
 		case o.Duplicate:

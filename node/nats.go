@@ -151,9 +151,15 @@ func (n *Node) startNATS(peers []Peer) error {
 			// differ per node.
 			return fmt.Errorf("embedded nats: every peer needs its route address (--peers id=raft=http=nats_route), or use an external cluster (--nats-url)")
 		}
+		var advertise string // the route address the peers were given for this node
+		for _, p := range peers {
+			if p.ID == n.cfg.ID {
+				advertise = p.NATSRoute
+			}
+		}
 		srv, err := bus.NewServer(bus.ServerConfig{
 			Name: n.cfg.ID, DataDir: filepath.Join(n.cfg.DataDir, "nats"),
-			ClientAddr: c.ClientAddr, RouteAddr: c.RouteAddr, Routes: routes,
+			ClientAddr: c.ClientAddr, RouteAddr: c.RouteAddr, Routes: routes, Advertise: advertise,
 			TLS: n.cfg.TLS, Logger: n.log,
 		})
 		if err != nil {

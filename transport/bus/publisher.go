@@ -2,8 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -12,7 +10,7 @@ import (
 
 // changePublisher is what Publisher needs from a Bus.
 type changePublisher interface {
-	PublishChanges(ctx context.Context, after uint64, cs []Change) []PublishOutcome
+	PublishChanges(ctx context.Context, cs []Change) []PublishOutcome
 	LastRevision(ctx context.Context) (uint64, error)
 }
 
@@ -25,7 +23,7 @@ const publishWindow = 256
 // Publisher puts committed changes on the change stream without ever
 // blocking the caller (raft's FSM goroutine). Enqueue appends to a bounded
 // queue; Run, on its own goroutine, publishes in order, up to publishWindow
-// changes per round trip (PublishChanges keeps the stream in revision order).
+// changes per round trip.
 //
 // When the queue is full the oldest queued change is dropped (counted in
 // Dropped, logged at Warn): the caller must never wait for NATS, and every
@@ -102,9 +100,7 @@ func (p *Publisher) Pending() int {
 // Run publishes queued changes until ctx ends. A failed publication stays
 // at the head of the queue and is retried with backoff.
 func (p *Publisher) Run(ctx context.Context) {
-	// known is the newest revision known to be on the stream; the next
-	// publication expects it as the stream's last message.
-	var known uint64
+	var known uint64 // newest revision known to be on the stream
 	refresh := true
 	backoff := 50 * time.Millisecond
 	var batch []Change
@@ -117,9 +113,7 @@ func (p *Publisher) Run(ctx context.Context) {
 				}
 				continue
 			}
-			// Not max(known, last): a stream that lost messages (purged,
-			// recreated) would refuse every change expecting ours.
-			known, refresh = last, false
+			known, refresh = max(known, last), false
 		}
 		batch = p.peek(known, batch[:0])
 		if len(batch) == 0 {
@@ -130,44 +124,30 @@ func (p *Publisher) Run(ctx context.Context) {
 				continue
 			}
 		}
-		var failure error // the first unavailability not followed by a success
-		for i, o := range p.bus.PublishChanges(ctx, known, batch) {
+		var failure error // the first failure not followed by a success
+		for i, o := range p.bus.PublishChanges(ctx, batch) {
 			switch {
 			case o.Err == nil:
-				// On the stream, and so, by the expectation chain, is
-				// every change before it.
 				p.sent.Add(1)
 				known, failure = batch[i].Revision, nil
-			case errors.Is(o.Err, ErrOutOfOrder):
-				// The stream is ahead or apart: read where it is.
-				refresh = true
+				// Another node got there first: it may be far ahead of us.
+				refresh = refresh || o.Duplicate
 			case failure == nil:
 				failure = o.Err
 			}
 		}
+		// Published, or (a failure followed by a success) passed by.
 		p.popThrough(known)
-		switch {
-		case failure != nil:
+		if failure != nil {
 			if !p.wait(ctx, &backoff, failure) {
 				return
 			}
 			refresh = true
-		case refresh && p.nothingSent(known, batch):
-			// Refused although it expected what the stream said it held:
-			// someone else writes the stream. Back off instead of spinning.
-			if !p.wait(ctx, &backoff, fmt.Errorf("change %d: %w", batch[0].Revision, ErrOutOfOrder)) {
-				return
-			}
-		default:
-			backoff = 50 * time.Millisecond
-			p.lastErr.Store(0)
+			continue
 		}
+		backoff = 50 * time.Millisecond
+		p.lastErr.Store(0)
 	}
-}
-
-// nothingSent reports whether no change of batch got onto the stream.
-func (p *Publisher) nothingSent(known uint64, batch []Change) bool {
-	return known < batch[0].Revision
 }
 
 // wait backs off after a failure; false when ctx ended.

@@ -39,6 +39,11 @@ type ServerConfig struct {
 	// JetStream needs them all at start to size its meta group, so that a
 	// minority of the servers cannot elect a leader on its own.
 	Routes []string
+	// Advertise is the host:port the other servers dial for this one's
+	// routes (its entry in Routes), gossiped instead of the bound IP so that
+	// a route learned from a peer is dialed by the name the certificate
+	// covers. Empty: the bound address.
+	Advertise string
 	// TLS is the cluster's certificate material. Routes and client
 	// connections use mutual TLS with it: only holders of a certificate
 	// signed by the cluster CA may connect.
@@ -160,11 +165,15 @@ func serverOptions(cfg ServerConfig) (*server.Options, error) {
 		TLSTimeout:     5,
 		ConnectRetries: -1, // keep trying configured routes; -1 means forever
 		ConnectBackoff: true,
-		// Every server is given every route, so gossip adds nothing, and what
-		// it gossips (to routes and clients) is the bound IP, in a container
-		// 192.168.x.y, which the node certificates, issued for the names
-		// peers dial, do not cover.
+		// Every server is given every route. What a server gossips to
+		// clients would be its bound IP (in a container 172.18.x.y), which
+		// the node certificates, issued for the names peers dial, do not
+		// cover: not advertised. To routes it gossips Advertise: without
+		// it, the peers dial the IP for the route they learn, fail the
+		// certificate check, and keep retrying (seen in make e2e, in a run
+		// where the servers' JetStream lost quorum for minutes).
 		NoAdvertise: true,
+		Advertise:   cfg.Advertise,
 	}
 	for _, r := range cfg.Routes {
 		u, err := url.Parse("nats-route://" + r)
