@@ -71,9 +71,7 @@ func (p *Publisher) Enqueue(c Change) {
 		if n == 1 || n%1000 == 0 {
 			p.log.Warn("change queue full, dropping the oldest change", "revision", p.queue[0].Revision, "dropped_total", n)
 		}
-		// Reslicing keeps a drop O(1); append reallocates as the window moves.
-		p.queue[0] = Change{}
-		p.queue = p.queue[1:]
+		p.dropHead()
 	}
 	p.queue = append(p.queue, c)
 	p.mu.Unlock()
@@ -171,8 +169,7 @@ func (p *Publisher) peek(known uint64, dst []Change) []Change {
 	defer p.mu.Unlock()
 	for len(p.queue) > 0 && p.queue[0].Revision <= known {
 		p.skipped.Add(1)
-		p.queue[0] = Change{}
-		p.queue = p.queue[1:]
+		p.dropHead()
 	}
 	return append(dst, p.queue[:min(len(p.queue), publishWindow)]...)
 }
@@ -183,7 +180,13 @@ func (p *Publisher) popThrough(rev uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.queue) > 0 && p.queue[0].Revision <= rev {
-		p.queue[0] = Change{}
-		p.queue = p.queue[1:]
+		p.dropHead()
 	}
+}
+
+// dropHead removes the oldest queued change; p.mu must be held. Reslicing
+// keeps it O(1); append reallocates the queue as it moves along.
+func (p *Publisher) dropHead() {
+	p.queue[0] = Change{}
+	p.queue = p.queue[1:]
 }
