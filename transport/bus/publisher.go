@@ -123,17 +123,24 @@ func (p *Publisher) Run(ctx context.Context) {
 			}
 		}
 		var failure error // the first failure not followed by a success
+		dups := 0
 		for i, o := range p.bus.PublishChanges(ctx, batch) {
 			switch {
 			case o.Err == nil:
 				p.sent.Add(1)
 				known, failure = batch[i].Revision, nil
-				// Another node got there first: it may be far ahead of us.
-				refresh = refresh || o.Duplicate
+				if o.Duplicate {
+					dups++
+				}
 			case failure == nil:
 				failure = o.Err
 			}
 		}
+		// A full window that other nodes had all published: this node is
+		// behind, maybe far; skip to where the stream is. (Rereading it
+		// after every duplicate would cost a request per window: with every
+		// node publishing, most windows hold one.)
+		refresh = dups == publishWindow
 		// Published, or (a failure followed by a success) passed by.
 		p.popThrough(known)
 		if failure != nil {

@@ -18,6 +18,8 @@ type fakeStream struct {
 	down   bool
 	faults map[uint64]fault // one-shot, by revision
 	calls  int
+	// lastCalls counts LastRevision calls.
+	lastCalls int
 }
 
 type fault int
@@ -55,6 +57,7 @@ func (f *fakeStream) PublishChanges(_ context.Context, cs []Change) []PublishOut
 func (f *fakeStream) LastRevision(context.Context) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lastCalls++
 	if f.down {
 		return 0, errors.New("down")
 	}
@@ -199,4 +202,37 @@ func TestPublisherFollowsAStreamThatWentBack(t *testing.T) {
 	s.mu.Unlock()
 	p.Enqueue(Change{Revision: 3})
 	waitStored(t, s, []uint64{3})
+}
+
+// A node far behind the others (their changes already on the stream) skips
+// to where the stream is after one window of duplicates, instead of sending
+// all of its backlog again.
+func TestPublisherBehindSkipsAhead(t *testing.T) {
+	s := &fakeStream{}
+	p := NewPublisher(s, 0, nil)
+	run(t, p)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		started := s.lastCalls > 0
+		s.mu.Unlock()
+		if started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run did not read the stream's last revision")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const n = 4 * publishWindow
+	s.mu.Lock()
+	s.revs = revisions(1, n) // published by the other nodes
+	s.mu.Unlock()
+	for r := uint64(1); r <= n+1; r++ {
+		p.Enqueue(Change{Revision: r})
+	}
+	waitStored(t, s, revisions(1, n+1))
+	if p.skipped.Load() < n-3*publishWindow {
+		t.Errorf("skipped %d of %d changes the stream had", p.skipped.Load(), n)
+	}
 }
