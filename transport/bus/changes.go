@@ -33,26 +33,6 @@ type Change struct {
 // Subject is the change's subject: authz.changes.<type>.
 func (c Change) Subject() string { return ChangesPrefix + c.Type }
 
-// PublishChange publishes c on the change stream with Nats-Msg-Id set to its
-// revision, so a revision published by several nodes within the dedup window
-// is stored once. duplicate reports that the stream already had it.
-func (b *Bus) PublishChange(ctx context.Context, c Change) (duplicate bool, err error) {
-	if _, _, err := b.handles(); err != nil {
-		return false, unavailable("publish change", err)
-	}
-	msg, err := changeMsg(c)
-	if err != nil {
-		return false, err
-	}
-	ctx, cancel := b.timeout(ctx)
-	defer cancel()
-	ack, err := b.js.PublishMsg(ctx, msg, jetstream.WithExpectStream(ChangesStream))
-	if err != nil {
-		return false, unavailable(fmt.Sprintf("publish change %d", c.Revision), err)
-	}
-	return ack.Duplicate, nil
-}
-
 // PublishOutcome is what the stream made of one change of PublishChanges.
 type PublishOutcome struct {
 	// Duplicate: the stream already held this revision.
@@ -62,8 +42,10 @@ type PublishOutcome struct {
 	Err error
 }
 
-// PublishChanges publishes cs, in increasing revision order, without
-// waiting for one acknowledgement before sending the next: a publisher
+// PublishChanges publishes cs, in increasing revision order, each with
+// Nats-Msg-Id set to its revision, so that a revision published by several
+// nodes within the dedup window is stored once (Duplicate for the others).
+// It does not wait for one acknowledgement before sending the next: a publisher
 // keeps up with thousands of changes a second where one round trip per
 // change would not. The messages leave in order on one connection and are
 // not retried by the client (a retry could overtake a later message), so

@@ -6,7 +6,7 @@
 //   - the change stream AUTHZ_CHANGES (subjects authz.changes.<type>): every
 //     node publishes each change it applies with Nats-Msg-Id = revision, so
 //     subscribers see each revision once, in order (Publisher, PublishChanges,
-//     PublishChange, Changes);
+//     Changes);
 //   - cache flush broadcasts on authz.cache.flush (PublishFlush, SubscribeFlush);
 //   - the ownership KV bucket authz_owners (CreateOwner, GetOwner,
 //     DeleteOwner, WatchOwners), whose writes return after the replicas

@@ -21,7 +21,6 @@ import (
 
 // Bus is the contract under test: what node and the PEP use.
 type Bus interface {
-	PublishChange(ctx context.Context, c bus.Change) (bool, error)
 	PublishChanges(ctx context.Context, cs []bus.Change) []bus.PublishOutcome
 	LastRevision(ctx context.Context) (uint64, error)
 	Changes(ctx context.Context, from uint64) (*bus.ChangeSub, error)
@@ -55,11 +54,11 @@ func Run(t *testing.T, open func(t *testing.T) (a, b Bus)) {
 		r1, r2 := next(), next()
 		for _, r := range []uint64{r1, r2} {
 			c := bus.Change{Revision: r, Type: "role.put", Keys: []string{"roles/x"}, Actor: "admin", At: 1}
-			if dup, err := a.PublishChange(t.Context(), c); err != nil || dup {
-				t.Fatalf("publish %d on a: dup=%v err=%v", r, dup, err)
+			if o := publishOne(t, a, c); o.Err != nil || o.Duplicate {
+				t.Fatalf("publish %d on a: %+v", r, o)
 			}
-			if dup, err := b.PublishChange(t.Context(), c); err != nil || !dup {
-				t.Fatalf("publish %d on b: dup=%v err=%v, want a duplicate", r, dup, err)
+			if o := publishOne(t, b, c); o.Err != nil || !o.Duplicate {
+				t.Fatalf("publish %d on b: %+v, want a duplicate", r, o)
 			}
 		}
 		for _, want := range []uint64{r1, r2} {
@@ -76,8 +75,8 @@ func Run(t *testing.T, open func(t *testing.T) (a, b Bus)) {
 	t.Run("ResumeFromRevision", func(t *testing.T) {
 		revs := []uint64{next(), next(), next()}
 		for _, r := range revs {
-			if _, err := a.PublishChange(t.Context(), bus.Change{Revision: r, Type: "tenant.put", Keys: []string{fmt.Sprintf("tenants/t%d", r)}}); err != nil {
-				t.Fatal(err)
+			if o := publishOne(t, a, bus.Change{Revision: r, Type: "tenant.put", Keys: []string{fmt.Sprintf("tenants/t%d", r)}}); o.Err != nil {
+				t.Fatal(o.Err)
 			}
 		}
 		sub, err := b.Changes(t.Context(), revs[1])
@@ -92,8 +91,8 @@ func Run(t *testing.T, open func(t *testing.T) (a, b Bus)) {
 		}
 		// An old revision published again later is not delivered twice.
 		later := next()
-		if _, err := a.PublishChange(t.Context(), bus.Change{Revision: later, Type: "tenant.put"}); err != nil {
-			t.Fatal(err)
+		if o := publishOne(t, a, bus.Change{Revision: later, Type: "tenant.put"}); o.Err != nil {
+			t.Fatal(o.Err)
 		}
 		if c := nextChange(t, sub); c.Revision != later {
 			t.Fatalf("got %+v, want %d", c, later)
@@ -239,6 +238,12 @@ func Run(t *testing.T, open func(t *testing.T) (a, b Bus)) {
 			}
 		}
 	})
+}
+
+// publishOne publishes one change through x.
+func publishOne(t *testing.T, x Bus, c bus.Change) bus.PublishOutcome {
+	t.Helper()
+	return x.PublishChanges(t.Context(), []bus.Change{c})[0]
 }
 
 func nextChange(t *testing.T, s *bus.ChangeSub) bus.Change {
