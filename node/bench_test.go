@@ -6,8 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -86,25 +84,9 @@ func benchCommit(b *testing.B, c *nodetest.Cluster, clients int) {
 	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/write")
 	var dropped float64
 	for i := range c.Nodes {
-		dropped += metricValue(b, c, i, "authzd_changes_dropped_total")
+		dropped += scrape(b, c.AdminClient, c.Peers[i].HTTPAddr).must(b, i, "authzd_changes_dropped_total")
 	}
 	b.ReportMetric(dropped, "changes-dropped")
-}
-
-// metricValue reads one unlabelled series from node i's /metrics.
-func metricValue(b testing.TB, c *nodetest.Cluster, i int, name string) float64 {
-	r := c.Admin(i, http.MethodGet, "/metrics", "")
-	for _, line := range strings.Split(string(r.Body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatalf("%s: %v", name, err)
-			}
-			return f
-		}
-	}
-	b.Fatalf("node %d has no series %s", i, name)
-	return 0
 }
 
 // processCPU is the user and system CPU time this process has used.

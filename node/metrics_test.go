@@ -19,7 +19,7 @@ import (
 // families is one scrape of GET /metrics, by family name.
 type families map[string]*dto.MetricFamily
 
-func scrape(t *testing.T, client *http.Client, addr string) families {
+func scrape(t testing.TB, client *http.Client, addr string) families {
 	t.Helper()
 	resp, err := client.Get("https://" + addr + "/metrics")
 	if err != nil {
@@ -77,7 +77,7 @@ next:
 }
 
 // must returns the value or fails when the series is missing.
-func (f families) must(t *testing.T, node int, name string, want ...string) float64 {
+func (f families) must(t testing.TB, node int, name string, want ...string) float64 {
 	t.Helper()
 	v, ok := f.value(name, want...)
 	if !ok {

@@ -142,7 +142,7 @@ func TestChangeStreamKeepsUp(t *testing.T) {
 		}
 	}
 	for i := range c.Nodes {
-		if d := metricValue(t, c, i, "authzd_changes_dropped_total"); d != 0 {
+		if d := scrape(t, c.AdminClient, c.Peers[i].HTTPAddr).must(t, i, "authzd_changes_dropped_total"); d != 0 {
 			t.Errorf("node %d dropped %v changes", i, d)
 		}
 	}

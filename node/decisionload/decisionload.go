@@ -174,10 +174,6 @@ type runner struct {
 	trace      *httptrace.ClientTrace
 }
 
-// openLoopWorkers is the open loop's worker count: enough that a slow answer
-// does not delay the next send.
-func (r *runner) openLoopWorkers() int { return max(r.cfg.Concurrency, 64) }
-
 // warm has n calls in flight at once, untimed, so that the client's pool
 // holds n connections (if its transport keeps that many idle) before a
 // phase with n workers starts, and resets the new-connection count.
@@ -314,7 +310,7 @@ func (r *runner) openLoop(ctx context.Context, count int, rate float64) (Phase, 
 		return Phase{}, nil
 	}
 	interval := time.Duration(float64(time.Second) / rate)
-	workers := r.openLoopWorkers()
+	workers := max(r.cfg.Concurrency, 64) // enough that a slow answer does not delay the next send
 	r.warm(ctx, workers)
 	lat := make([]time.Duration, count)
 	var errs atomic.Int64
