@@ -38,6 +38,7 @@ bench-workloads: ## authzctl bench on $(SHARED)/bench/{small,medium,large}: 0 mi
 
 fuzz: ## run each fuzz test for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./events/
+	$(GO) test -run='^$$' -fuzz=FuzzDecisionRequestScan -fuzztime=$(FUZZTIME) ./node/api/
 
 lint: $(GOBIN)/staticcheck ## gofmt check, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,6 +156,7 @@ type API struct {
 	mux       *http.ServeMux
 	dns       dnCache
 	met       *apiMetrics
+	revHdr    atomic.Pointer[revisionValue]
 }
 
 // New builds the API. It starts no goroutines.
@@ -236,7 +238,10 @@ func (a *API) plain(h handlerFunc) http.Handler {
 // viewFor returns the state to serve r from, after waiting for min_revision
 // (query parameter or X-Authz-Min-Revision header) when one is given.
 func (a *API) viewFor(r *http.Request) (*fsm.View, error) {
-	s := r.URL.Query().Get("min_revision")
+	var s string
+	if r.URL.RawQuery != "" {
+		s = r.URL.Query().Get("min_revision")
+	}
 	if s == "" {
 		s = r.Header.Get("X-Authz-Min-Revision")
 	}
@@ -259,14 +264,56 @@ func (a *API) viewFor(r *http.Request) (*fsm.View, error) {
 
 // readBody reads a request body within the size limit.
 func (a *API) readBody(r *http.Request, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read body: %w", err)
+	return readBodyInto(nil, r, limit)
+}
+
+// readBodyInto appends the request body to dst, reading at most one byte past
+// limit before it refuses with ErrBodyTooLarge.
+func readBodyInto(dst []byte, r *http.Request, limit int64) ([]byte, error) {
+	if cap(dst) == 0 {
+		dst = make([]byte, 0, 1024)
 	}
-	if int64(len(b)) > limit {
-		return nil, ErrBodyTooLarge
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		room := dst[len(dst):cap(dst)]
+		if left := limit + 1 - int64(len(dst)); int64(len(room)) > left {
+			room = room[:left]
+		}
+		n, err := r.Body.Read(room)
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, ErrBodyTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, fmt.Errorf("read body: %w", err)
+		}
 	}
-	return b, nil
+}
+
+// jsonContentType is the Content-Type value of every JSON answer; handlers
+// may share it because net/http copies header values before writing them.
+var jsonContentType = []string{"application/json; charset=UTF-8"}
+
+// revisionValue is the X-Authz-Revision header value of one revision.
+type revisionValue struct {
+	rev uint64
+	v   []string
+}
+
+// revisionHeader returns the X-Authz-Revision value of rev, shared by the
+// answers at that revision like jsonContentType.
+func (a *API) revisionHeader(rev uint64) []string {
+	if c := a.revHdr.Load(); c != nil && c.rev == rev {
+		return c.v
+	}
+	c := &revisionValue{rev: rev, v: []string{strconv.FormatUint(rev, 10)}}
+	a.revHdr.Store(c)
+	return c.v
 }
 
 func newRequestID() string {

@@ -149,7 +149,7 @@ func (a *API) authenticate(r *http.Request, v *fsm.View) (*Caller, error) {
 		return nil, ErrUnauthenticated
 	}
 	c.Subject.RemoteIP = remoteIP(r)
-	c.Subject.RequestedTenant = r.Header.Get("securitytenant")
+	c.Subject.RequestedTenant = r.Header.Get("Securitytenant") // the canonical form of securitytenant: Get need not allocate it
 	c.Roles = v.Eval.MappedRoles(&c.Subject)
 	return c, nil
 }

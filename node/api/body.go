@@ -18,6 +18,11 @@ func (a *API) decodeStrict(r *request, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeStrictBytes(raw, v)
+}
+
+// decodeStrictBytes is decodeStrict on a body already read.
+func decodeStrictBytes(raw []byte, v any) error {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"crypto/x509"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -11,10 +12,12 @@ import (
 // dnCache remembers the rendered subject DN of client certificates: a client
 // presents the same certificate on every request, and rendering it (ASN.1
 // decoding, RFC 2253 escaping) cost 8% of a decision request's CPU. Reads are
-// lock-free; the cache starts over when it holds dnCacheMax certificates.
+// lock-free and allocate nothing (a map indexed by string(cert.Raw) does not
+// copy the bytes); a new certificate copies the map, which is rare, and the
+// cache starts over when it holds dnCacheMax certificates.
 type dnCache struct {
-	m atomic.Pointer[sync.Map] // string(cert.Raw) → DN
-	n atomic.Int64
+	m  atomic.Pointer[map[string]string] // string(cert.Raw) → DN
+	mu sync.Mutex                        // serializes writers
 	// hits and misses feed authzd_cache_hits_total and
 	// authzd_cache_misses_total{cache="dn"}.
 	hits, misses atomic.Uint64
@@ -23,22 +26,21 @@ type dnCache struct {
 const dnCacheMax = 4096
 
 func (c *dnCache) dn(cert *x509.Certificate) string {
-	m := c.m.Load()
-	if m == nil {
-		c.m.CompareAndSwap(nil, new(sync.Map))
-		m = c.m.Load()
-	}
-	if v, ok := m.Load(string(cert.Raw)); ok {
-		c.hits.Add(1)
-		return v.(string)
+	if m := c.m.Load(); m != nil {
+		if dn, ok := (*m)[string(cert.Raw)]; ok {
+			c.hits.Add(1)
+			return dn
+		}
 	}
 	c.misses.Add(1)
 	dn := transport.DN(cert)
-	if c.n.Add(1) > dnCacheMax {
-		c.m.Store(new(sync.Map))
-		c.n.Store(0)
-		m = c.m.Load()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := map[string]string{}
+	if m := c.m.Load(); m != nil && len(*m) < dnCacheMax {
+		next = maps.Clone(*m)
 	}
-	m.Store(string(cert.Raw), dn)
+	next[string(cert.Raw)] = dn
+	c.m.Store(&next)
 	return dn
 }

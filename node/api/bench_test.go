@@ -1,0 +1,81 @@
+package api
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/authz/workload"
+	"github.com/authzd/authzd/fsm"
+)
+
+// BenchmarkEvaluateHandler is the node's own cost of one POST
+// /_plugins/_authz/evaluate on the medium workload, without the network and
+// net/http's connection handling: the middleware, authentication by the
+// super admin certificate, decoding, the decision and the response. Its
+// allocs/op is what the decision API adds to the garbage collector's work per
+// call.
+func BenchmarkEvaluateHandler(b *testing.B) {
+	dir := filepath.Join("..", "..", "..", "shared", "bench", "medium")
+	w, err := workload.Load(dir)
+	if err != nil {
+		b.Skipf("%s: %v", dir, err)
+	}
+	cfg := w.Config.Clone()
+	cfg.AddStatics()
+	eval, err := authz.Compile(cfg, authz.Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(Config{Backend: viewBackend{&fsm.View{Rev: 7, Config: cfg, Eval: eval, Initialized: true}},
+		Settings: Settings{AdminDN: []string{superAdminDN}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := make([][]byte, len(w.Requests))
+	for i, r := range w.Requests {
+		roles := r.BackendRoles
+		if roles == nil {
+			roles = []string{}
+		}
+		if bodies[i], err = json.Marshal(map[string]any{"user": map[string]any{"name": r.User, "backend_roles": roles},
+			"action": r.Action, "indices": r.Indices}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cert := superAdminCert(&testing.T{})
+	state := &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+	req := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", nil)
+	req.TLS = state
+	req.Header.Set("Content-Type", "application/json")
+	body := &bytes.Reader{}
+	out := &discardWriter{h: http.Header{}}
+	i := 0
+	for b.Loop() {
+		body.Reset(bodies[i%len(bodies)])
+		req.Body = io.NopCloser(body)
+		clear(out.h)
+		a.ServeHTTP(out, req)
+		if out.code != http.StatusOK {
+			b.Fatalf("status %d", out.code)
+		}
+		i++
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,198 @@
+package api
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/authzd/authzd/authz"
+	"github.com/authzd/authzd/authz/authztest"
+	"github.com/authzd/authzd/fsm"
+)
+
+// vectorBody is the evaluate body of a vector's request, written the way a
+// PEP writes one (fields it has no value for left out).
+func vectorBody(t *testing.T, q authz.Request) []byte {
+	t.Helper()
+	user := map[string]any{"name": q.Subject.Name, "backend_roles": orEmpty(q.Subject.BackendRoles)}
+	if len(q.Subject.SecurityRoles) > 0 {
+		user["roles"] = q.Subject.SecurityRoles
+	}
+	if len(q.Subject.Attributes) > 0 {
+		user["attributes"] = q.Subject.Attributes
+	}
+	if q.Subject.RequestedTenant != "" {
+		user["requested_tenant"] = q.Subject.RequestedTenant
+	}
+	body := map[string]any{"user": user, "action": q.Action}
+	for k, v := range map[string]string{"remote_address": q.Subject.RemoteIP, "tenant": q.Tenant, "tenant_access": q.TenantAccess} {
+		if v != "" {
+			body[k] = v
+		}
+	}
+	for k, v := range map[string][]string{"indices": q.Indices, "bulk_items": q.BulkItems} {
+		if v != nil {
+			body[k] = v
+		}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDecisionJSONMatchesEncodingJSON holds the fast path of POST
+// /_plugins/_authz/evaluate to the general one on every decision vector
+// (allowed, denied, dnfof-reduced, DLS/FLS, tenants, system indices): the
+// scanner reads each body as encoding/json does, and the appended answer is
+// byte for byte json.Marshal of decide's.
+func TestDecisionJSONMatchesEncodingJSON(t *testing.T) {
+	vectors, err := authztest.Load(filepath.Join("..", "..", "authz", "testdata", "vectors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := superAdminCert(t)
+	scanned := 0
+	for _, v := range vectors {
+		t.Run(v.ID, func(t *testing.T) {
+			eval, err := authz.Compile(v.Config, v.Settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			view := &fsm.View{Rev: 42, Config: v.Config, Eval: eval, Initialized: true}
+			a, err := New(Config{Backend: viewBackend{view}, Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := vectorBody(t, v.Request)
+			hr := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", bytes.NewReader(body))
+			hr.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+			caller, err := a.authenticate(hr, view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &request{Request: hr, view: view, caller: caller}
+
+			var q decisionRequest
+			if err := decodeStrictBytes(body, &q); err != nil {
+				t.Fatal(err)
+			}
+			s := new(evalScratch)
+			if s.scan(body) {
+				scanned++
+				if d := cmp.Diff(q, s.q); d != "" {
+					t.Errorf("scanned request differs from encoding/json's (-json +scan):\n%s", d)
+				}
+			}
+
+			resp, err := a.decide(r, &q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := a.evalRequest(r, &q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second time on the reused buffers
+				eval.EvaluateInto(&req, &s.d)
+				s.out = s.appendDecision(s.out[:0], &q, view.Rev)
+				if !bytes.Equal(s.out, want) {
+					t.Fatalf("appended answer\n%s\nencoding/json\n%s", s.out, want)
+				}
+			}
+		})
+	}
+	t.Logf("%d of %d vector bodies took the scanner", scanned, len(vectors))
+	if scanned < len(vectors)*3/4 {
+		t.Errorf("the scanner read %d of %d vector bodies: the fast path is not the common one", scanned, len(vectors))
+	}
+}
+
+// FuzzDecisionRequestScan: whatever the scanner accepts, encoding/json's
+// strict decoder accepts too and decodes to the same request.
+func FuzzDecisionRequestScan(f *testing.F) {
+	for _, seed := range []string{
+		`{"user":{"name":"u","backend_roles":["a","b"]},"action":"indices:data/read/search","indices":["logs-1"]}`,
+		`{"user":{"name":"u","backend_roles":[],"roles":[]},"action":"cluster:monitor/health"}`,
+		` { "action" : "a" , "indices" : [ ] , "explain" : false , "all_indices" : true } `,
+		`{"tenant":"t","tenant_access":"WRITE","user":{"name":"é"}}`,
+		`{"remote_address":"10.0.0.1","remote_host":"h","remote_indices":["c:i"],"bulk_items":["x"],"create_with_aliases":true,"removes_index":false}`,
+		`{"user":{},"action":"a","Action":"b"}`,
+		`{"action":"a","action":"b"}`,
+		`{"action":"a\"b"}`,
+		`{"action":null}`,
+		`{"user":{"name":"u","attributes":{"k":"v"}}}`,
+		`{"action":"a"} x`,
+		`{}`,
+		``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := new(evalScratch)
+		if !s.scan(body) {
+			return
+		}
+		var q decisionRequest
+		if err := decodeStrictBytes(body, &q); err != nil {
+			t.Fatalf("scanner accepted %q, encoding/json refuses it: %v", body, err)
+		}
+		if d := cmp.Diff(q, s.q); d != "" {
+			t.Fatalf("%q: scanned request differs (-json +scan):\n%s", body, d)
+		}
+	})
+}
+
+// TestEvaluateScratchReuse sends different requests through one API in a row:
+// nothing of an earlier request (lists, user, decision) may leak into the
+// next answer when the scratch buffers are reused.
+func TestEvaluateScratchReuse(t *testing.T) {
+	cfg := &authz.Config{Roles: map[string]authz.Role{
+		"reader": {IndexPermissions: []authz.IndexPermission{{IndexPatterns: []string{"logs-*"}, AllowedActions: []string{"indices:data/read/*"}}}},
+	}, RolesMapping: map[string]authz.RoleMapping{"reader": {BackendRoles: []string{"readers"}}}}
+	eval, err := authz.Compile(cfg, authz.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Backend: viewBackend{&fsm.View{Rev: 3, Config: cfg, Eval: eval, Initialized: true}},
+		Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := superAdminCert(t)
+	call := func(body string) string {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", bytes.NewReader([]byte(body)))
+		req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+		w := httptest.NewRecorder()
+		a.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Header().Get("X-Authz-Revision") != "3" || w.Header().Get("Content-Type") != "application/json; charset=UTF-8" {
+			t.Fatalf("%s: %d %v %s", body, w.Code, w.Header(), w.Body)
+		}
+		return w.Body.String()
+	}
+	allowed := `{"user":{"name":"ann","backend_roles":["readers"]},"action":"indices:data/read/search","indices":["logs-2","logs-1","logs-2"]}`
+	denied := `{"user":{"name":"bob","backend_roles":[]},"action":"indices:data/read/search","indices":["metrics"]}`
+	wantAllowed := `{"allowed":true,"roles":["reader"],"indices":{"logs-1":{"allowed":true},"logs-2":{"allowed":true}},"revision":3}`
+	wantDenied := `{"allowed":false,"reason":"no permissions for [indices:data/read/search] and User [name=bob, backend_roles=[], requestedTenant=null]","roles":[],"missing":["indices:data/read/search"],"indices":{"metrics":{"allowed":false,"missing":["indices:data/read/search"]}},"revision":3}`
+	for range 3 {
+		if got := call(allowed); got != wantAllowed {
+			t.Errorf("allowed:\n got %s\nwant %s", got, wantAllowed)
+		}
+		if got := call(denied); got != wantDenied {
+			t.Errorf("denied:\n got %s\nwant %s", got, wantDenied)
+		}
+	}
+}
