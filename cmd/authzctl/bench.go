@@ -22,9 +22,11 @@ func benchCmd(g *globals) *cobra.Command {
 		asJSON      bool
 		rounds      int
 		overHTTP    bool
+		useHTTP2    bool
 		count       int
 		concurrency int
 		batch       int
+		rates       []float64
 	)
 	cmd := &cobra.Command{
 		Use:   "bench -w DIR [-w DIR ...]",
@@ -37,7 +39,9 @@ it prints one JSON object per workload:
 {"workload","compile_ms","heap_mb","p50_ns","p90_ns","p99_ns","max_ns","per_sec","mismatches"}.
 
 With --http it drives --url instead (loopback only, bounded by --count): single decisions
-closed-loop at full speed, then at half that rate (latency percentiles), then _batch calls.
+closed-loop at full speed, then at half that rate (latency percentiles), then at each
+--rates rate, then _batch calls. Workers use one HTTP/1.1 connection each (--http2: all on
+one HTTP/2 connection).
 The cluster must hold the workload's configuration (authzctl apply -d DIR) and the
 credentials must allow deciding for other users (cluster:admin/authz/evaluate). Every answer
 is checked against the engine in process, compiled as the cluster holds the configuration
@@ -55,7 +59,7 @@ is checked against the engine in process, compiled as the cluster holds the conf
 					return err
 				}
 				if overHTTP {
-					rep, err := benchHTTP(cmd, g, w, count, concurrency, batch)
+					rep, err := benchHTTP(cmd, g, w, httpOptions{count, concurrency, batch, rates, useHTTP2})
 					if err != nil {
 						return err
 					}
@@ -98,17 +102,34 @@ is checked against the engine in process, compiled as the cluster holds the conf
 	f.IntVar(&count, "count", 20_000, "with --http: decisions per phase (the batch phase asks five times as many)")
 	f.IntVar(&concurrency, "concurrency", 16, "with --http: closed-loop workers")
 	f.IntVar(&batch, "batch", 100, "with --http: requests per _batch call")
+	f.Float64SliceVar(&rates, "rates", nil, "with --http: also time single decisions at these rates (calls/s, comma-separated), after the half-load phase")
+	f.BoolVar(&useHTTP2, "http2", false, "with --http: HTTP/2 (all workers on one connection) instead of one HTTP/1.1 connection per worker")
 	return cmd
 }
 
-func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, count, concurrency, batch int) (decisionload.Report, error) {
+// httpOptions are the flags of bench --http.
+type httpOptions struct {
+	count, concurrency, batch int
+	rates                     []float64
+	http2                     bool
+}
+
+func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, o httpOptions) (decisionload.Report, error) {
 	cl, err := g.newClient()
 	if err != nil {
 		return decisionload.Report{}, err
 	}
 	defer cl.close()
 	if tr, ok := cl.http.Transport.(*http.Transport); ok {
-		tr.MaxIdleConnsPerHost = max(concurrency, 64) // one kept connection per worker
+		tr.MaxIdleConnsPerHost = max(o.concurrency, 64) // one kept connection per worker
+		if !o.http2 {
+			// A pool of HTTP/1.1 connections, one per worker, as a PEP keeps
+			// one: over HTTP/2 every worker shares one connection, whose
+			// framing goroutines then queue the calls.
+			tr.ForceAttemptHTTP2 = false
+			tr.Protocols = new(http.Protocols)
+			tr.Protocols.SetHTTP1(true)
+		}
 	}
 	// The answers are checked against the engine in process, compiled from the
 	// configuration as a cluster holds it after `authzctl apply`: with the
@@ -130,7 +151,7 @@ func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, count, conc
 	}
 	return decisionload.Run(cmd.Context(), decisionload.Config{
 		URL: cl.base.String(), Client: cl.http, User: cl.user, Password: cl.password,
-		Requests: reqs, Count: count, Concurrency: concurrency, BatchSize: batch,
+		Requests: reqs, Count: o.count, Concurrency: o.concurrency, BatchSize: o.batch, Rates: o.rates,
 	})
 }
 
@@ -142,6 +163,9 @@ func printHTTPReport(out interface{ Write([]byte) (int, error) }, name string, r
 	}
 	row("single, full speed", rep.Single)
 	row(fmt.Sprintf("single at %.0f/s", rep.SingleHalfLoad.Rate), rep.SingleHalfLoad)
+	for _, p := range rep.AtRates {
+		row(fmt.Sprintf("single at %.0f/s", p.Rate), p)
+	}
 	row(fmt.Sprintf("_batch of %d (per call)", rep.BatchSize), rep.Batch)
 	tw.Flush()
 	fmt.Fprintf(out, "mismatches: %d\n", rep.Mismatches)

@@ -38,7 +38,7 @@ func TestBenchHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := nodetest.Start(t, nodetest.WithNodes(1), nodetest.WithConfig(cfg))
-	r := ctl(t, c, "bench", "-w", dir, "--http", "--count", "600", "--concurrency", "4", "--batch", "50", "--json").must(t, "bench --http")
+	r := ctl(t, c, "bench", "-w", dir, "--http", "--count", "600", "--concurrency", "4", "--batch", "50", "--rates", "400,800", "--json").must(t, "bench --http")
 	var rep struct {
 		Workload   string `json:"workload"`
 		Mismatches int    `json:"mismatches"`
@@ -47,6 +47,11 @@ func TestBenchHTTP(t *testing.T) {
 			PerSec    float64 `json:"per_sec"`
 			Errors    int     `json:"errors"`
 		} `json:"single"`
+		AtRates []struct {
+			Decisions int     `json:"decisions"`
+			Rate      float64 `json:"rate"`
+			Errors    int     `json:"errors"`
+		} `json:"at_rates"`
 		Batch struct {
 			Decisions int `json:"decisions"`
 			Errors    int `json:"errors"`
@@ -57,6 +62,12 @@ func TestBenchHTTP(t *testing.T) {
 	}
 	if rep.Workload != "small" || rep.Mismatches != 0 || rep.Single.Decisions != 600 || rep.Single.Errors != 0 || rep.Batch.Errors != 0 || rep.Single.PerSec <= 0 {
 		t.Errorf("report = %+v", rep)
+	}
+	if len(rep.AtRates) != 2 || rep.AtRates[0].Rate != 400 || rep.AtRates[1].Rate != 800 || rep.AtRates[1].Decisions != 300 || rep.AtRates[0].Errors+rep.AtRates[1].Errors != 0 {
+		t.Errorf("--rates phases = %+v", rep.AtRates)
+	}
+	if bad := ctl(t, c, "bench", "-w", dir, "--http", "--count", "10", "--rates", "0"); bad.code == 0 || !strings.Contains(bad.err, "must be positive") {
+		t.Errorf("bench --rates 0: exit %d, %s", bad.code, bad.err)
 	}
 	// Load is only ever aimed at this machine.
 	bad := ctlEnv(t, map[string]string{"AUTHZD_URL": "https://192.0.2.1:9200", "AUTHZD_CERT_FILE": c.PKI.AdminCertFile(), "AUTHZD_KEY_FILE": c.PKI.AdminKeyFile()},

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -56,6 +55,10 @@ type Config struct {
 	Concurrency int
 	// BatchSize is the size of _batch calls; default 100.
 	BatchSize int
+	// Rates are extra open-loop phases of single decisions, at these fixed
+	// rates (calls per second), run after the half-load phase: the latency
+	// at each offered load, Count/2 calls each.
+	Rates []float64
 }
 
 // Phase is the outcome of one measured phase.
@@ -86,6 +89,8 @@ type Report struct {
 	Single Phase `json:"single"`
 	// SingleHalfLoad is single decisions offered at half of Single's rate.
 	SingleHalfLoad Phase `json:"single_half_load"`
+	// AtRates are the phases of Config.Rates, in order.
+	AtRates []Phase `json:"at_rates,omitempty"`
 	// Batch is closed-loop _batch calls of BatchSize decisions.
 	Batch     Phase `json:"batch"`
 	BatchSize int   `json:"batch_size"`
@@ -96,7 +101,7 @@ type Report struct {
 // ErrNotLoopback refuses load aimed at anything but this machine.
 var ErrNotLoopback = errors.New("load targets must be loopback addresses")
 
-// Run runs the three phases in order.
+// Run runs the phases in order: full speed, half load, Rates, _batch.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Count <= 0 {
 		cfg.Count = 20_000
@@ -110,10 +115,19 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if len(cfg.Requests) == 0 {
 		return Report{}, errors.New("decision load: no requests")
 	}
+	for _, rate := range cfg.Rates {
+		if rate <= 0 {
+			return Report{}, fmt.Errorf("decision load: rate %v: must be positive", rate)
+		}
+	}
 	if err := checkLoopback(cfg.URL); err != nil {
 		return Report{}, err
 	}
-	r := &runner{cfg: cfg, endpoint: cfg.URL + "/_plugins/_authz/evaluate"}
+	r := &runner{cfg: cfg, endpoint: cfg.URL + "/_plugins/_authz/evaluate", header: http.Header{"Content-Type": {"application/json"}}}
+	r.bufs.New = func() any { return new(bytes.Buffer) }
+	if cfg.User != "" {
+		(&http.Request{Header: r.header}).SetBasicAuth(cfg.User, cfg.Password) // into r.header
+	}
 	r.trace = &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
 		if !c.Reused {
 			r.newConns.Add(1)
@@ -134,6 +148,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	rate := rep.Single.PerSec / 2
 	if rep.SingleHalfLoad, err = r.openLoop(ctx, cfg.Count/2, rate); err != nil {
 		return rep, err
+	}
+	for _, rate := range cfg.Rates {
+		p, err := r.openLoop(ctx, cfg.Count/2, rate)
+		if err != nil {
+			return rep, err
+		}
+		rep.AtRates = append(rep.AtRates, p)
 	}
 	if rep.Batch, err = r.closedLoop(ctx, cfg.Count*5, true); err != nil {
 		return rep, err
@@ -172,6 +193,8 @@ type runner struct {
 	mismatches atomic.Int64
 	newConns   atomic.Int64
 	trace      *httptrace.ClientTrace
+	header     http.Header // every call's, shared
+	bufs       sync.Pool   // of *bytes.Buffer, for answers
 }
 
 // warm has n calls in flight at once, untimed, so that the client's pool
@@ -216,19 +239,19 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if r.cfg.User != "" {
-		req.SetBasicAuth(r.cfg.User, r.cfg.Password)
-	}
+	req.Header = r.header // read, never written, by the client
 	resp, err := r.cfg.Client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	buf := r.bufs.Get().(*bytes.Buffer)
+	defer r.bufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return err
 	}
+	b := buf.Bytes()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
 	}
@@ -236,7 +259,15 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 		Allowed bool `json:"allowed"`
 	}
 	var answers []answer
-	if batch {
+	switch {
+	case !batch && bytes.HasPrefix(b, []byte(`{"allowed":true,`)):
+		// authzd writes "allowed" first. The load generator shares the
+		// machine with the node: what it spends decoding is CPU the node
+		// does not get.
+		answers = []answer{{Allowed: true}}
+	case !batch && bytes.HasPrefix(b, []byte(`{"allowed":false,`)):
+		answers = []answer{{Allowed: false}}
+	case batch:
 		var out struct {
 			Responses []answer `json:"responses"`
 		}
@@ -244,7 +275,7 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 			return err
 		}
 		answers = out.Responses
-	} else {
+	default:
 		var a answer
 		if err := json.Unmarshal(b, &a); err != nil {
 			return err
