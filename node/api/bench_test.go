@@ -2,18 +2,14 @@ package api
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/authz/workload"
-	"github.com/authzd/authzd/fsm"
 )
 
 // BenchmarkEvaluateHandler is the node's own cost of one POST
@@ -30,15 +26,7 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 	}
 	cfg := w.Config.Clone()
 	cfg.AddStatics()
-	eval, err := authz.Compile(cfg, authz.Settings{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := New(Config{Backend: viewBackend{&fsm.View{Rev: 7, Config: cfg, Eval: eval, Initialized: true}},
-		Settings: Settings{AdminDN: []string{superAdminDN}}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
 	bodies := make([][]byte, len(w.Requests))
 	for i, r := range w.Requests {
 		roles := r.BackendRoles
@@ -50,10 +38,7 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	cert := superAdminCert(&testing.T{})
-	state := &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
-	req := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", nil)
-	req.TLS = state
+	req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", nil, superAdminCert(b))
 	req.Header.Set("Content-Type", "application/json")
 	body := &bytes.Reader{}
 	out := &discardWriter{h: http.Header{}}

@@ -2,8 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/authz/authztest"
-	"github.com/authzd/authzd/fsm"
 )
 
 // vectorBody is the evaluate body of a vector's request, written the way a
@@ -63,18 +60,9 @@ func TestDecisionJSONMatchesEncodingJSON(t *testing.T) {
 	scanned := 0
 	for _, v := range vectors {
 		t.Run(v.ID, func(t *testing.T) {
-			eval, err := authz.Compile(v.Config, v.Settings)
-			if err != nil {
-				t.Fatal(err)
-			}
-			view := &fsm.View{Rev: 42, Config: v.Config, Eval: eval, Initialized: true}
-			a, err := New(Config{Backend: viewBackend{view}, Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, view := viewAPI(t, v.Config, v.Settings, 42)
 			body := vectorBody(t, v.Request)
-			hr := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", bytes.NewReader(body))
-			hr.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", body, cert)
 			caller, err := a.authenticate(hr, view)
 			if err != nil {
 				t.Fatal(err)
@@ -106,7 +94,7 @@ func TestDecisionJSONMatchesEncodingJSON(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 2 { // the second time on the reused buffers
-				eval.EvaluateInto(&req, &s.d)
+				view.Eval.EvaluateInto(&req, &s.d)
 				s.out = s.appendDecision(s.out[:0], &q, view.Rev)
 				if !bytes.Equal(s.out, want) {
 					t.Fatalf("appended answer\n%s\nencoding/json\n%s", s.out, want)
@@ -162,20 +150,11 @@ func TestEvaluateScratchReuse(t *testing.T) {
 	cfg := &authz.Config{Roles: map[string]authz.Role{
 		"reader": {IndexPermissions: []authz.IndexPermission{{IndexPatterns: []string{"logs-*"}, AllowedActions: []string{"indices:data/read/*"}}}},
 	}, RolesMapping: map[string]authz.RoleMapping{"reader": {BackendRoles: []string{"readers"}}}}
-	eval, err := authz.Compile(cfg, authz.Settings{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(Config{Backend: viewBackend{&fsm.View{Rev: 3, Config: cfg, Eval: eval, Initialized: true}},
-		Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, _ := viewAPI(t, cfg, authz.Settings{}, 3)
 	cert := superAdminCert(t)
 	call := func(body string) string {
 		t.Helper()
-		req := httptest.NewRequest(http.MethodPost, "https://node/_plugins/_authz/evaluate", bytes.NewReader([]byte(body)))
-		req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+		req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", []byte(body), cert)
 		w := httptest.NewRecorder()
 		a.ServeHTTP(w, req)
 		if w.Code != http.StatusOK || w.Header().Get("X-Authz-Revision") != "3" || w.Header().Get("Content-Type") != "application/json; charset=UTF-8" {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -43,7 +44,7 @@ func (b viewBackend) Propose(context.Context, []byte) (fsm.Result, error) {
 const superAdminDN = "CN=kirk,OU=client,O=client,L=test,C=de"
 
 // superAdminCert is a certificate with the super admin's subject.
-func superAdminCert(t *testing.T) *x509.Certificate {
+func superAdminCert(t testing.TB) *x509.Certificate {
 	t.Helper()
 	return selfSigned(t, pkix.Name{CommonName: "kirk", OrganizationalUnit: []string{"client"}, Organization: []string{"client"},
 		Locality: []string{"test"}, Country: []string{"de"}})
@@ -51,7 +52,7 @@ func superAdminCert(t *testing.T) *x509.Certificate {
 
 // selfSigned is a self-signed certificate with subject; the API reads the
 // subject from the verified chain the TLS layer hands it.
-func selfSigned(t *testing.T, subject pkix.Name) *x509.Certificate {
+func selfSigned(t testing.TB, subject pkix.Name) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -70,6 +71,31 @@ func selfSigned(t *testing.T, subject pkix.Name) *x509.Certificate {
 	return c
 }
 
+// viewAPI is an API that serves cfg, compiled with settings, at revision rev,
+// and knows the super admin certificate's DN.
+func viewAPI(t testing.TB, cfg *authz.Config, settings authz.Settings, rev uint64) (*API, *fsm.View) {
+	t.Helper()
+	eval, err := authz.Compile(cfg, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := &fsm.View{Rev: rev, Config: cfg, Eval: eval, Initialized: true}
+	a, err := New(Config{Backend: viewBackend{view},
+		Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, view
+}
+
+// certRequest is a request to the node presenting cert as its verified
+// client certificate.
+func certRequest(method, path string, body []byte, cert *x509.Certificate) *http.Request {
+	req := httptest.NewRequest(method, "https://node"+path, bytes.NewReader(body))
+	req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+	return req
+}
+
 // TestVectorsThroughEveryDecisionAPI sends every decision vector through the
 // REST decision endpoints — evaluate, _batch, has_privileges and privileges —
 // as the super admin asking for the vector's user: each must give the
@@ -82,23 +108,14 @@ func TestVectorsThroughEveryDecisionAPI(t *testing.T) {
 	cert := superAdminCert(t)
 	for _, v := range vectors {
 		t.Run(v.ID, func(t *testing.T) {
-			eval, err := authz.Compile(v.Config, v.Settings)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := New(Config{Backend: viewBackend{&fsm.View{Rev: 7, Config: v.Config, Eval: eval, Initialized: true}},
-				Settings: Settings{AdminDN: []string{superAdminDN}, RESTSettings: authz.RESTSettings{BcryptRounds: 4}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, _ := viewAPI(t, v.Config, v.Settings, 7)
 			call := func(method, path string, body any) map[string]any {
 				t.Helper()
 				b, err := json.Marshal(body)
 				if err != nil {
 					t.Fatal(err)
 				}
-				req := httptest.NewRequest(method, "https://node"+path, strings.NewReader(string(b)))
-				req.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{cert}}, PeerCertificates: []*x509.Certificate{cert}}
+				req := certRequest(method, path, b, cert)
 				w := httptest.NewRecorder()
 				a.ServeHTTP(w, req)
 				var out map[string]any
