@@ -124,8 +124,7 @@ func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, o httpOptio
 		tr.MaxIdleConnsPerHost = max(o.concurrency, 64) // one kept connection per worker
 		if !o.http2 {
 			// A pool of HTTP/1.1 connections, one per worker, as a PEP keeps
-			// one: over HTTP/2 every worker shares one connection, whose
-			// framing goroutines then queue the calls.
+			// one; over HTTP/2 all workers would share one connection.
 			tr.ForceAttemptHTTP2 = false
 			tr.Protocols = new(http.Protocols)
 			tr.Protocols.SetHTTP1(true)

@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, errors.New("decision load: no requests")
 	}
 	for _, rate := range cfg.Rates {
-		if rate <= 0 {
+		if !(rate > 0) { // NaN too
 			return Report{}, fmt.Errorf("decision load: rate %v: must be positive", rate)
 		}
 	}
