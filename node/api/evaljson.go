@@ -12,8 +12,8 @@ import (
 
 // The single-decision endpoint is the node's hot path: a PEP calls it once per
 // request it guards. encoding/json's reflection and its garbage cost several
-// times the decision itself, and the garbage is what makes the latency tail
-// under load (a collection scans the whole evaluator). So POST
+// times the decision itself, and the garbage makes the collector run more
+// often, each cycle marking the whole evaluator. So POST
 // /_plugins/_authz/evaluate reads the common shape of request with a small
 // strict scanner and writes the answer by appending, both into buffers it
 // reuses. Everything else — escapes, non-UTF-8 bytes, keys in another case or
