@@ -14,10 +14,10 @@ import (
 
 // BenchmarkEvaluateHandler is the node's own cost of one POST
 // /_plugins/_authz/evaluate on the medium workload, without the network and
-// net/http's connection handling: the middleware, authentication by the
-// super admin certificate, decoding, the decision and the response. Its
-// allocs/op is what the decision API adds to the garbage collector's work per
-// call.
+// net/http's connection handling: the middleware, authentication (by the
+// super admin certificate, or by basic auth as a PEP's service user mapped
+// to all_access), decoding, the decision and the response. Its allocs/op is
+// what the decision API adds to the garbage collector's work per call.
 func BenchmarkEvaluateHandler(b *testing.B) {
 	dir := filepath.Join("..", "..", "..", "shared", "bench", "medium")
 	w, err := workload.Load(dir)
@@ -26,6 +26,11 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 	}
 	cfg := w.Config.Clone()
 	cfg.AddStatics()
+	hash, err := authz.HashPassword("pep-password", 4)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.InternalUsers["pep"] = authz.InternalUser{Hash: hash, SecurityRoles: []string{"all_access"}}
 	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
 	bodies := make([][]byte, len(w.Requests))
 	for i, r := range w.Requests {
@@ -38,20 +43,28 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", nil, superAdminCert(b))
-	req.Header.Set("Content-Type", "application/json")
-	body := &bytes.Reader{}
-	out := &discardWriter{h: http.Header{}}
-	i := 0
-	for b.Loop() {
-		body.Reset(bodies[i%len(bodies)])
-		req.Body = io.NopCloser(body)
-		clear(out.h)
-		a.ServeHTTP(out, req)
-		if out.code != http.StatusOK {
-			b.Fatalf("status %d", out.code)
-		}
-		i++
+	for _, auth := range []string{"cert", "basic"} {
+		b.Run(auth, func(b *testing.B) {
+			req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", nil, superAdminCert(b))
+			if auth == "basic" {
+				req.TLS = nil
+				req.SetBasicAuth("pep", "pep-password")
+			}
+			req.Header.Set("Content-Type", "application/json")
+			body := &bytes.Reader{}
+			out := &discardWriter{h: http.Header{}}
+			i := 0
+			for b.Loop() {
+				body.Reset(bodies[i%len(bodies)])
+				req.Body = io.NopCloser(body)
+				clear(out.h)
+				a.ServeHTTP(out, req)
+				if out.code != http.StatusOK {
+					b.Fatalf("status %d", out.code)
+				}
+				i++
+			}
+		})
 	}
 }
 
