@@ -171,9 +171,12 @@ func (a *API) authenticate(r *http.Request, v *fsm.View) (*Caller, error) {
 
 // subjectOf builds the subject of an internal user (R-MAP-1, R-PAT-6).
 func subjectOf(name string, u authz.InternalUser) authz.Subject {
-	attrs := make(map[string]string, len(u.Attributes))
-	for k, val := range u.Attributes {
-		attrs["attr.internal."+k] = val
+	var attrs map[string]string // nil for the usual user without attributes: no allocation per request
+	if len(u.Attributes) > 0 {
+		attrs = make(map[string]string, len(u.Attributes))
+		for k, val := range u.Attributes {
+			attrs["attr.internal."+k] = val
+		}
 	}
 	return authz.Subject{
 		Name:          name,
