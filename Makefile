@@ -8,7 +8,7 @@ FUZZTIME    ?= 30s
 IMAGE       ?= authzd:dev
 COMPOSE     ?= docker-compose -f deploy/docker-compose.yml
 
-.PHONY: help run build test bench bench-workloads lint fmt fuzz e2e image compose-up compose-down
+.PHONY: help run build test bench bench-workloads pgo lint fmt fuzz e2e image compose-up compose-down
 
 help: ## show the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,13 +28,27 @@ e2e: ## container fault tests (needs Docker): image, three containers, seeded ne
 
 SHARED      ?= ../shared
 
+# The binaries are built with profile-guided optimization from
+# cmd/*/default.pgo (go build's -pgo=auto); the benchmarks use the same
+# profile, so that they measure what ships.
+PGO         ?= $(CURDIR)/cmd/authzd/default.pgo
+
 bench: bench-workloads ## run the benchmarks (benchstat-ready) and the bench workloads
-	$(GO) test -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout 60m ./...
+	$(GO) test -pgo=$(PGO) -run='^$$' -bench=. -benchmem -count=$(COUNT) -timeout 60m ./...
 
 bench-workloads: ## authzctl bench on $(SHARED)/bench/{small,medium,large}: 0 mismatches, latency percentiles
 	@if [ -d $(SHARED)/bench ]; then \
 	  $(GO) run ./cmd/authzctl bench -w $(SHARED)/bench/small -w $(SHARED)/bench/medium -w $(SHARED)/bench/large; \
 	else echo "SKIP bench-workloads: $(SHARED)/bench not found"; fi
+
+pgo: ## refresh the PGO profile (cmd/authzd, cmd/authzctl default.pgo) from the decision benchmarks; needs $(SHARED)/bench
+	@[ -d $(SHARED)/bench ] || { echo "pgo: $(SHARED)/bench not found"; exit 1; }
+	@tmp=$$(mktemp -d) && \
+	$(GO) test -run='^$$' -bench='BenchmarkEvaluate$$' -benchtime=3s -cpuprofile=$$tmp/engine.pprof -o $$tmp/authz.test ./authz/ >/dev/null && \
+	$(GO) test -run='^$$' -bench='BenchmarkEvaluateHandler' -benchtime=3s -cpuprofile=$$tmp/handler.pprof -o $$tmp/api.test ./node/api/ >/dev/null && \
+	$(GO) tool pprof -proto $$tmp/engine.pprof $$tmp/handler.pprof > cmd/authzd/default.pgo && \
+	cp cmd/authzd/default.pgo cmd/authzctl/default.pgo && rm -rf $$tmp && \
+	echo "wrote cmd/authzd/default.pgo and cmd/authzctl/default.pgo"
 
 fuzz: ## run each fuzz test for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./events/
