@@ -53,6 +53,7 @@ pgo: ## refresh the PGO profile (cmd/authzd, cmd/authzctl default.pgo) from the 
 fuzz: ## run each fuzz test for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./events/
 	$(GO) test -run='^$$' -fuzz=FuzzDecisionRequestScan -fuzztime=$(FUZZTIME) ./node/api/
+	$(GO) test -run='^$$' -fuzz=FuzzAppendJSONString -fuzztime=$(FUZZTIME) ./node/api/
 
 lint: $(GOBIN)/staticcheck ## gofmt check, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -20,7 +20,7 @@ import (
 // given twice, nulls, maps, explain — goes through encoding/json as before,
 // which also words every error. Tests hold both paths to the same result:
 // FuzzDecisionRequestScan for requests, TestDecisionJSONMatchesEncodingJSON
-// for answers.
+// and FuzzAppendJSONString for answers.
 
 // evalScratch is the reusable state of one single-decision call.
 type evalScratch struct {

@@ -175,3 +175,25 @@ func TestEvaluateScratchReuse(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendJSONString: the answer's strings are quoted exactly as
+// encoding/json quotes them (HTML characters, control bytes, invalid UTF-8,
+// U+2028 and U+2029 included).
+func FuzzAppendJSONString(f *testing.F) {
+	for _, seed := range []string{"", "plain-role", `q"uote`, `back\slash`, "<script>&", "tab\tnew\nline", "\x00\x1f\x7f",
+		"é", "\u2028\u2029", "\xff\xfe", "日本語", "a\u00e9b"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("%q: appended %s, encoding/json %s", s, got[1:], want)
+		}
+		if got := appendJSONString(nil, []byte(s)); string(got) != string(want) {
+			t.Fatalf("%q as bytes: appended %s, encoding/json %s", s, got, want)
+		}
+	})
+}
