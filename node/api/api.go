@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -156,7 +155,6 @@ type API struct {
 	mux       *http.ServeMux
 	dns       dnCache
 	met       *apiMetrics
-	revHdr    atomic.Pointer[revisionValue]
 }
 
 // New builds the API. It starts no goroutines.
@@ -298,23 +296,6 @@ func readBodyInto(dst []byte, r *http.Request, limit int64) ([]byte, error) {
 // jsonContentType is the Content-Type value of every JSON answer; handlers
 // may share it because net/http copies header values before writing them.
 var jsonContentType = []string{"application/json; charset=UTF-8"}
-
-// revisionValue is the X-Authz-Revision header value of one revision.
-type revisionValue struct {
-	rev uint64
-	v   []string
-}
-
-// revisionHeader returns the X-Authz-Revision value of rev, shared by the
-// answers at that revision like jsonContentType.
-func (a *API) revisionHeader(rev uint64) []string {
-	if c := a.revHdr.Load(); c != nil && c.rev == rev {
-		return c.v
-	}
-	c := &revisionValue{rev: rev, v: []string{strconv.FormatUint(rev, 10)}}
-	a.revHdr.Store(c)
-	return c.v
-}
 
 func newRequestID() string {
 	b := make([]byte, 8)

@@ -40,8 +40,7 @@ type Caller struct {
 // random key (never the password) and the bcrypt hash it was verified against: when
 // the user's stored hash changes, the entry no longer matches and is dropped.
 type credCache struct {
-	key  []byte
-	macs sync.Pool // of *credMAC: an HMAC and its input buffer, reused
+	macs sync.Pool // of *credMAC: an HMAC under the per-process key and its input buffer, reused
 	mu   sync.Mutex
 	m    map[string]credEntry
 	max  int
@@ -58,7 +57,9 @@ type credEntry struct {
 func newCredCache(max int) *credCache {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails on supported platforms
-	return &credCache{key: key, m: map[string]credEntry{}, max: max}
+	c := &credCache{m: map[string]credEntry{}, max: max}
+	c.macs.New = func() any { return &credMAC{h: hmac.New(sha256.New, key)} }
+	return c
 }
 
 // credMAC is the reusable state of one mac call: a fresh hmac.New per request
@@ -69,10 +70,7 @@ type credMAC struct {
 }
 
 func (c *credCache) mac(user, password string) [32]byte {
-	m, _ := c.macs.Get().(*credMAC)
-	if m == nil {
-		m = &credMAC{h: hmac.New(sha256.New, c.key)}
-	}
+	m := c.macs.Get().(*credMAC)
 	m.buf = append(append(append(m.buf[:0], user...), 0), password...)
 	m.h.Reset()
 	m.h.Write(m.buf)

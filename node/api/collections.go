@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/events"
@@ -244,5 +245,25 @@ func (a *API) propose(r *request, typ events.Type, payload any) (fsm.Result, err
 }
 
 func setRevision(w http.ResponseWriter, rev uint64) {
-	w.Header().Set("X-Authz-Revision", strconv.FormatUint(rev, 10))
+	w.Header()["X-Authz-Revision"] = revisionHeader(rev)
+}
+
+// revisionValue is the X-Authz-Revision header value of one revision.
+type revisionValue struct {
+	rev uint64
+	v   []string
+}
+
+// lastRevisionValue is the header value of the revision answered last: most
+// answers in a row are at the same revision, and they share its value like
+// jsonContentType.
+var lastRevisionValue atomic.Pointer[revisionValue]
+
+func revisionHeader(rev uint64) []string {
+	if c := lastRevisionValue.Load(); c != nil && c.rev == rev {
+		return c.v
+	}
+	c := &revisionValue{rev: rev, v: []string{strconv.FormatUint(rev, 10)}}
+	lastRevisionValue.Store(c)
+	return c.v
 }

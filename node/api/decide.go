@@ -128,11 +128,8 @@ func (a *API) evaluate(w http.ResponseWriter, r *request) error {
 	r.view.Eval.EvaluateInto(&req, &s.d)
 	s.out = s.appendDecision(s.out[:0], q, r.view.Rev)
 	a.met.decided(apiEvaluate, s.d.Allowed)
-	h := w.Header()
-	h["X-Authz-Revision"] = a.revisionHeader(r.view.Rev)
-	h["Content-Type"] = jsonContentType
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(s.out)
+	setRevision(w, r.view.Rev)
+	writeRaw(w, http.StatusOK, s.out)
 	return nil
 }
 

@@ -98,7 +98,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -85,10 +86,19 @@ func run(t *testing.T, p *Publisher) {
 // waitStored waits until the stream holds want, in that order.
 func waitStored(t *testing.T, s *fakeStream, want []uint64) {
 	t.Helper()
+	waitUntil(t, func() bool { return slices.Equal(s.stored(), want) }, func() string {
+		return fmt.Sprintf("stream holds %v, want %v", s.stored(), want)
+	})
+}
+
+// waitUntil polls cond (the fake has no events to wait on) for up to 10 s,
+// then fails with what describes.
+func waitUntil(t *testing.T, cond func() bool, describe func() string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Equal(s.stored(), want) {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("stream holds %v, want %v", s.stored(), want)
+			t.Fatal(describe())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -211,19 +221,11 @@ func TestPublisherBehindSkipsAhead(t *testing.T) {
 	s := &fakeStream{}
 	p := NewPublisher(s, 0, nil)
 	run(t, p)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, func() bool {
 		s.mu.Lock()
-		started := s.lastCalls > 0
-		s.mu.Unlock()
-		if started {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("Run did not read the stream's last revision")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer s.mu.Unlock()
+		return s.lastCalls > 0
+	}, func() string { return "Run did not read the stream's last revision" })
 	const n = 4 * publishWindow
 	// The queue fills while the stream is locked: Run may take a first,
 	// partial window, but its publish waits, and every later window is
