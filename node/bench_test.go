@@ -178,14 +178,28 @@ func BenchmarkDecisionHTTP(b *testing.B) {
 	}
 	client := c.AdminClient
 	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
-	var rep decisionload.Report
-	for b.Loop() {
-		if rep, err = decisionload.Run(b.Context(), decisionload.Config{
-			URL: "https://" + c.Peers[0].HTTPAddr, Client: client, Requests: reqs, Count: 20_000,
-		}); err != nil {
-			b.Fatal(err)
+	for _, netHTTP := range []bool{false, true} {
+		name := "client=conns"
+		if netHTTP {
+			name = "client=net-http"
 		}
+		b.Run(name, func(b *testing.B) {
+			var rep decisionload.Report
+			var err error
+			for b.Loop() {
+				if rep, err = decisionload.Run(b.Context(), decisionload.Config{
+					URL: "https://" + c.Peers[0].HTTPAddr, Client: client, NetHTTP: netHTTP, Requests: reqs, Count: 20_000,
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportDecisionHTTP(b, rep)
+		})
 	}
+}
+
+// reportDecisionHTTP reports a decisionload run as benchmark metrics.
+func reportDecisionHTTP(b *testing.B, rep decisionload.Report) {
 	if e := rep.Single.Errors + rep.SingleHalfLoad.Errors + rep.Batch.Errors; e > 0 {
 		b.Fatalf("%d calls failed", e)
 	}

@@ -23,6 +23,7 @@ func benchCmd(g *globals) *cobra.Command {
 		rounds      int
 		overHTTP    bool
 		useHTTP2    bool
+		useNetHTTP  bool
 		count       int
 		concurrency int
 		batch       int
@@ -40,8 +41,10 @@ it prints one JSON object per workload:
 
 With --http it drives --url instead (loopback only, bounded by --count): single decisions
 closed-loop at full speed, then at half that rate (latency percentiles), then at each
---rates rate, then _batch calls. Workers use one HTTP/1.1 connection each (--http2: all on
-one HTTP/2 connection).
+--rates rate, then _batch calls. Workers keep one HTTP/1.1 connection each and write each
+request on it whole, which costs the load generator a fraction of net/http's client
+(--net-http: through net/http's client, still one connection per worker; --http2: all
+workers on one HTTP/2 connection).
 The cluster must hold the workload's configuration (authzctl apply -d DIR) and the
 credentials must allow deciding for other users (cluster:admin/authz/evaluate). Every answer
 is checked against the engine in process, compiled as the cluster holds the configuration
@@ -59,7 +62,7 @@ is checked against the engine in process, compiled as the cluster holds the conf
 					return err
 				}
 				if overHTTP {
-					rep, err := benchHTTP(cmd, g, w, httpOptions{count, concurrency, batch, rates, useHTTP2})
+					rep, err := benchHTTP(cmd, g, w, httpOptions{count, concurrency, batch, rates, useHTTP2, useNetHTTP})
 					if err != nil {
 						return err
 					}
@@ -103,7 +106,8 @@ is checked against the engine in process, compiled as the cluster holds the conf
 	f.IntVar(&concurrency, "concurrency", 16, "with --http: closed-loop workers")
 	f.IntVar(&batch, "batch", 100, "with --http: requests per _batch call")
 	f.Float64SliceVar(&rates, "rates", nil, "with --http: also time single decisions at these rates (calls/s, comma-separated), after the half-load phase")
-	f.BoolVar(&useHTTP2, "http2", false, "with --http: HTTP/2 (all workers on one connection) instead of one HTTP/1.1 connection per worker")
+	f.BoolVar(&useHTTP2, "http2", false, "with --http: HTTP/2 through net/http's client (all workers on one connection) instead of one HTTP/1.1 connection per worker")
+	f.BoolVar(&useNetHTTP, "net-http", false, "with --http: send through net/http's client (HTTP/1.1, one connection per worker) instead of writing requests on kept connections")
 	return cmd
 }
 
@@ -111,7 +115,7 @@ is checked against the engine in process, compiled as the cluster holds the conf
 type httpOptions struct {
 	count, concurrency, batch int
 	rates                     []float64
-	http2                     bool
+	http2, netHTTP            bool
 }
 
 func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, o httpOptions) (decisionload.Report, error) {
@@ -149,7 +153,7 @@ func benchHTTP(cmd *cobra.Command, g *globals, w *workload.Workload, o httpOptio
 		reqs[i] = decisionload.Request{User: r.User, BackendRoles: r.BackendRoles, Action: r.Action, Indices: r.Indices, Expect: d.Allowed, Check: true}
 	}
 	return decisionload.Run(cmd.Context(), decisionload.Config{
-		URL: cl.base.String(), Client: cl.http, User: cl.user, Password: cl.password,
+		URL: cl.base.String(), Client: cl.http, NetHTTP: o.http2 || o.netHTTP, User: cl.user, Password: cl.password,
 		Requests: reqs, Count: o.count, Concurrency: o.concurrency, BatchSize: o.batch, Rates: o.rates,
 	})
 }

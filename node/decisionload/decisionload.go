@@ -42,9 +42,14 @@ type Config struct {
 	// URL is the node, e.g. https://127.0.0.1:9200. Only loopback hosts are
 	// accepted.
 	URL string
-	// Client sends the requests; it carries TLS and credentials allowed to
-	// decide for others (cluster:admin/authz/evaluate).
+	// Client carries TLS (its Transport's TLSClientConfig) and credentials
+	// allowed to decide for others (cluster:admin/authz/evaluate). Calls go
+	// through it only with NetHTTP; otherwise each worker writes its
+	// requests on a kept connection of its own (see connPool).
 	Client *http.Client
+	// NetHTTP sends the calls through Client (net/http's Transport, and
+	// HTTP/2 if Client speaks it) instead of the cheaper kept connections.
+	NetHTTP bool
 	// User and Password, when set, are sent as basic auth.
 	User, Password string
 	// Requests are cycled through.
@@ -123,10 +128,20 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := checkLoopback(cfg.URL); err != nil {
 		return Report{}, err
 	}
-	r := &runner{cfg: cfg, endpoint: cfg.URL + "/_plugins/_authz/evaluate", header: http.Header{"Content-Type": {"application/json"}}}
+	r := &runner{cfg: cfg, base: cfg.URL, path: "/_plugins/_authz/evaluate", header: http.Header{"Content-Type": {"application/json"}}}
 	r.bufs.New = func() any { return new(bytes.Buffer) }
 	if cfg.User != "" {
 		(&http.Request{Header: r.header}).SetBasicAuth(cfg.User, cfg.Password) // into r.header
+	}
+	if !cfg.NetHTTP {
+		p, err := newConnPool(cfg.URL, cfg.Client, cfg.User, cfg.Password, &r.newConns)
+		if err != nil {
+			return Report{}, err
+		}
+		defer p.close()
+		r.conns = p
+	} else if cfg.Client == nil {
+		return Report{}, errors.New("decision load: NetHTTP needs a Client")
 	}
 	r.trace = &httptrace.ClientTrace{GotConn: func(c httptrace.GotConnInfo) {
 		if !c.Reused {
@@ -188,7 +203,8 @@ func body(q Request) map[string]any {
 
 type runner struct {
 	cfg        Config
-	endpoint   string
+	base, path string    // the node's URL, and the evaluate endpoint's path
+	conns      *connPool // nil: calls go through Config.Client
 	bodies     [][]byte
 	mismatches atomic.Int64
 	newConns   atomic.Int64
@@ -197,10 +213,17 @@ type runner struct {
 	bufs       sync.Pool   // of *bytes.Buffer, for answers
 }
 
-// warm has n calls in flight at once, untimed, so that the client's pool
-// holds n connections (if its transport keeps that many idle) before a
-// phase with n workers starts, and resets the new-connection count.
+// warm makes the client's pool hold n connections before a phase with n
+// workers starts, untimed, and resets the new-connection count. The kept
+// connections are dialed and held until there are n; through net/http it
+// has n calls in flight at once (its transport keeps them if it keeps that
+// many idle).
 func (r *runner) warm(ctx context.Context, n int) {
+	if r.conns != nil {
+		_ = r.conns.warm(n) // a dial that fails here fails again, counted, in the phase
+		r.newConns.Store(0)
+		return
+	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
@@ -220,7 +243,7 @@ func (r *runner) warm(ctx context.Context, n int) {
 // requests starting at index first.
 func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 	var payload []byte
-	path := r.endpoint
+	path := r.path
 	if batch {
 		var buf bytes.Buffer
 		buf.WriteString(`{"requests":[`)
@@ -231,29 +254,26 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 			buf.Write(r.bodies[(first+i)%len(r.bodies)])
 		}
 		buf.WriteString(`]}`)
-		payload, path = buf.Bytes(), r.endpoint+"/_batch"
+		payload, path = buf.Bytes(), r.path+"/_batch"
 	} else {
 		payload = r.bodies[first%len(r.bodies)]
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, r.trace), http.MethodPost, path, bytes.NewReader(payload))
-	if err != nil {
-		return err
-	}
-	req.Header = r.header // read, never written, by the client
-	resp, err := r.cfg.Client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	buf := r.bufs.Get().(*bytes.Buffer)
 	defer r.bufs.Put(buf)
 	buf.Reset()
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
+	var status int
+	var err error
+	if r.conns != nil {
+		status, err = r.conns.post(path, payload, buf)
+	} else {
+		status, err = r.postNetHTTP(ctx, path, payload, buf)
+	}
+	if err != nil {
 		return err
 	}
 	b := buf.Bytes()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+	if status != http.StatusOK {
+		return fmt.Errorf("status %d: %s", status, bytes.TrimSpace(b))
 	}
 	type answer struct {
 		Allowed bool `json:"allowed"`
@@ -289,6 +309,24 @@ func (r *runner) call(ctx context.Context, batch bool, first, n int) error {
 		}
 	}
 	return nil
+}
+
+// postNetHTTP sends one call through Config.Client and reads the answer into buf.
+func (r *runner) postNetHTTP(ctx context.Context, path string, payload []byte, buf *bytes.Buffer) (int, error) {
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, r.trace), http.MethodPost, r.base+path, bytes.NewReader(payload))
+	if err != nil {
+		return 0, err
+	}
+	req.Header = r.header // read, never written, by the client
+	resp, err := r.cfg.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, nil
 }
 
 // closedLoop runs Concurrency workers that send the next call as soon as the
