@@ -43,8 +43,12 @@ type View struct {
 // changeKey is the key of Changes.
 func changeKey(kind authz.Kind, name string) string { return string(kind) + "/" + name }
 
-// Change returns the record of the event that last changed a resource.
+// Change returns the record of the event that last changed a resource. A
+// View built without records (a literal, as tests build) has none.
 func (v *View) Change(kind authz.Kind, name string) (Change, bool) {
+	if v.changes == nil {
+		return Change{}, false
+	}
 	return v.changes.Get([]byte(changeKey(kind, name)))
 }
 

@@ -68,6 +68,53 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 	}
 }
 
+// BenchmarkEvaluateBatchHandler is BenchmarkEvaluateHandler for POST
+// /_plugins/_authz/evaluate/_batch with 100 requests per call (super admin
+// certificate); it also reports the cost per decision.
+func BenchmarkEvaluateBatchHandler(b *testing.B) {
+	dir := filepath.Join("..", "..", "..", "shared", "bench", "medium")
+	w, err := workload.Load(dir)
+	if err != nil {
+		b.Skipf("%s: %v", dir, err)
+	}
+	cfg := w.Config.Clone()
+	cfg.AddStatics()
+	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
+	const per = 100
+	var bodies [][]byte
+	for i := 0; i+per <= len(w.Requests); i += per {
+		items := make([]any, per)
+		for j, r := range w.Requests[i : i+per] {
+			roles := r.BackendRoles
+			if roles == nil {
+				roles = []string{}
+			}
+			items[j] = map[string]any{"user": map[string]any{"name": r.User, "backend_roles": roles}, "action": r.Action, "indices": r.Indices}
+		}
+		body, err := json.Marshal(map[string]any{"requests": items})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+	req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", nil, superAdminCert(b))
+	req.Header.Set("Content-Type", "application/json")
+	body := &bytes.Reader{}
+	out := &discardWriter{h: http.Header{}}
+	i := 0
+	for b.Loop() {
+		body.Reset(bodies[i%len(bodies)])
+		req.Body = io.NopCloser(body)
+		clear(out.h)
+		a.ServeHTTP(out, req)
+		if out.code != http.StatusOK {
+			b.Fatalf("status %d", out.code)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/decision")
+}
+
 // discardWriter is a ResponseWriter that keeps only the status.
 type discardWriter struct {
 	h    http.Header

@@ -135,15 +135,31 @@ func (a *API) evaluate(w http.ResponseWriter, r *request) error {
 
 // evaluateBatch serves POST /_plugins/_authz/evaluate/_batch: every request is
 // decided against the same revision and answered in order; an item the caller
-// may not ask gets an error object in its place.
+// may not ask gets an error object in its place. A body the scanner reads
+// whole takes batchFast; any other takes evaluateBatchJSON.
 func (a *API) evaluateBatch(w http.ResponseWriter, r *request) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(w, r.Request, "POST")
 	}
+	s := getEvalScratch()
+	defer s.put()
+	var err error
+	if s.body, err = readBodyInto(s.body[:0], r.Request, a.cfg.MaxBodyBytes); err != nil {
+		return err
+	}
+	if done, err := a.batchFast(w, r, s); done {
+		return err
+	}
+	return a.evaluateBatchJSON(w, r, s.body)
+}
+
+// evaluateBatchJSON is evaluateBatch through encoding/json, which also words
+// every error of the body.
+func (a *API) evaluateBatchJSON(w http.ResponseWriter, r *request, raw []byte) error {
 	var body struct {
 		Requests []decisionRequest `json:"requests"`
 	}
-	if err := a.decodeStrict(r, &body); err != nil {
+	if err := decodeStrictBytes(raw, &body); err != nil {
 		return err
 	}
 	if len(body.Requests) > maxBatch {

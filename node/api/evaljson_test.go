@@ -6,9 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/authz/authztest"
@@ -196,4 +199,133 @@ func FuzzAppendJSONString(f *testing.F) {
 			t.Fatalf("%q as bytes: appended %s, encoding/json %s", s, got, want)
 		}
 	})
+}
+
+// TestBatchFastMatchesEncodingJSON: on every vector, a _batch of the
+// vector's request, the same with explain, a request the API refuses and
+// the first again, answered by batchFast, is byte for byte what
+// evaluateBatchJSON answers, and counts the same decisions; a body it leaves
+// to encoding/json, it leaves untouched.
+func TestBatchFastMatchesEncodingJSON(t *testing.T) {
+	vectors, err := authztest.Load(filepath.Join("..", "..", "authz", "testdata", "vectors.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := superAdminCert(t)
+	fast := 0
+	for _, v := range vectors {
+		t.Run(v.ID, func(t *testing.T) {
+			a, view := viewAPI(t, v.Config, v.Settings, 42)
+			one := vectorBody(t, v.Request)
+			var m map[string]any
+			if err := json.Unmarshal(one, &m); err != nil {
+				t.Fatal(err)
+			}
+			m["explain"] = true
+			explained, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := slices.Concat([]byte(`{"requests":[`), one, []byte(","), explained,
+				[]byte(`, {"user":{"name":"x"},"action":""} ,`), one, []byte("]}\n"))
+			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", body, cert)
+			caller, err := a.authenticate(hr, view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &request{Request: hr, view: view, caller: caller}
+
+			counts := func() [3]float64 {
+				var c [3]float64
+				for i, res := range []string{"allowed", "denied", "error"} {
+					var m dto.Metric
+					if err := a.met.decisions.WithLabelValues(apiBatch, res).Write(&m); err != nil {
+						t.Fatal(err)
+					}
+					c[i] = m.GetCounter().GetValue()
+				}
+				return c
+			}
+			c0 := counts()
+			want := httptest.NewRecorder()
+			if err := a.evaluateBatchJSON(want, r, body); err != nil {
+				t.Fatal(err)
+			}
+			c1 := counts()
+			got := httptest.NewRecorder()
+			s := new(evalScratch)
+			s.body = body
+			done, err := a.batchFast(got, r, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c2 := counts()
+			if !done {
+				if got.Body.Len() > 0 || len(got.Header()) > 0 || c2 != c1 {
+					t.Fatalf("batchFast gave up but wrote %q, headers %v, counted %v", got.Body, got.Header(), c2)
+				}
+				if new(evalScratch).scan(one) {
+					t.Fatalf("batchFast gave up on a batch of bodies the scanner reads")
+				}
+				return
+			}
+			fast++
+			if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+				t.Fatalf("batchFast answered %d\n%s\nencoding/json %d\n%s", got.Code, got.Body, want.Code, want.Body)
+			}
+			if g, w := got.Header().Get("X-Authz-Revision"), want.Header().Get("X-Authz-Revision"); g != w || g != "42" {
+				t.Fatalf("revision header %q, want %q", g, w)
+			}
+			for i := range c0 {
+				if c2[i]-c1[i] != c1[i]-c0[i] {
+					t.Fatalf("batchFast counted %v more decisions, encoding/json %v", c2[i]-c1[i], c1[i]-c0[i])
+				}
+			}
+		})
+	}
+	t.Logf("%d of %d vector batches took batchFast", fast, len(vectors))
+	if fast < len(vectors)*3/4 {
+		t.Errorf("batchFast answered %d of %d vector batches: the fast path is not the common one", fast, len(vectors))
+	}
+}
+
+// TestBatchOddBodies: bodies outside batchFast's shape get what
+// encoding/json's path gives them, through the whole handler.
+func TestBatchOddBodies(t *testing.T) {
+	cfg := authz.NewConfig()
+	cfg.AddStatics()
+	a, view := viewAPI(t, cfg, authz.Settings{}, 9)
+	cert := superAdminCert(t)
+	item := `{"user":{"name":"u","backend_roles":[]},"action":"indices:data/read/search","indices":["i"]}`
+	for name, body := range map[string]string{
+		"empty":            ``,
+		"no requests":      `{"requests":[]}`,
+		"null requests":    `{"requests":null}`,
+		"other case key":   `{"Requests":[` + item + `]}`,
+		"unknown key":      `{"requests":[` + item + `],"extra":1}`,
+		"key twice":        `{"requests":[` + item + `],"requests":[]}`,
+		"trailing comma":   `{"requests":[` + item + `,]}`,
+		"trailing data":    `{"requests":[` + item + `]} {}`,
+		"not an object":    `[` + item + `]`,
+		"escaped item":     `{"requests":[` + item + `,{"user":{"name":"\u0075"},"action":"a"}]}`,
+		"too many":         `{"requests":[` + strings.Repeat(item+",", maxBatch) + item + `]}`,
+		"unknown item key": `{"requests":[{"action":"a","nope":true}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := httptest.NewRecorder()
+			a.ServeHTTP(got, certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", []byte(body), cert))
+			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", []byte(body), cert)
+			caller, err := a.authenticate(hr, view)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := httptest.NewRecorder()
+			if err := a.evaluateBatchJSON(want, &request{Request: hr, view: view, caller: caller}, []byte(body)); err != nil {
+				writeError(want, hr, a.log, err)
+			}
+			if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+				t.Fatalf("handler answered %d\n%s\nencoding/json %d\n%s", got.Code, got.Body, want.Code, want.Body)
+			}
+		})
+	}
 }
