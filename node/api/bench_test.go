@@ -19,13 +19,7 @@ import (
 // to all_access), decoding, the decision and the response. Its allocs/op is
 // what the decision API adds to the garbage collector's work per call.
 func BenchmarkEvaluateHandler(b *testing.B) {
-	dir := filepath.Join("..", "..", "..", "shared", "bench", "medium")
-	w, err := workload.Load(dir)
-	if err != nil {
-		b.Skipf("%s: %v", dir, err)
-	}
-	cfg := w.Config.Clone()
-	cfg.AddStatics()
+	w, cfg := benchWorkload(b)
 	hash, err := authz.HashPassword("pep-password", 4)
 	if err != nil {
 		b.Fatal(err)
@@ -33,13 +27,8 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 	cfg.InternalUsers["pep"] = authz.InternalUser{Hash: hash, SecurityRoles: []string{"all_access"}}
 	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
 	bodies := make([][]byte, len(w.Requests))
-	for i, r := range w.Requests {
-		roles := r.BackendRoles
-		if roles == nil {
-			roles = []string{}
-		}
-		if bodies[i], err = json.Marshal(map[string]any{"user": map[string]any{"name": r.User, "backend_roles": roles},
-			"action": r.Action, "indices": r.Indices}); err != nil {
+	for i, item := range requestItems(w.Requests) {
+		if bodies[i], err = json.Marshal(item); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -50,20 +39,7 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 				req.TLS = nil
 				req.SetBasicAuth("pep", "pep-password")
 			}
-			req.Header.Set("Content-Type", "application/json")
-			body := &bytes.Reader{}
-			out := &discardWriter{h: http.Header{}}
-			i := 0
-			for b.Loop() {
-				body.Reset(bodies[i%len(bodies)])
-				req.Body = io.NopCloser(body)
-				clear(out.h)
-				a.ServeHTTP(out, req)
-				if out.code != http.StatusOK {
-					b.Fatalf("status %d", out.code)
-				}
-				i++
-			}
+			serveLoop(b, a, req, bodies)
 		})
 	}
 }
@@ -72,6 +48,25 @@ func BenchmarkEvaluateHandler(b *testing.B) {
 // /_plugins/_authz/evaluate/_batch with 100 requests per call (super admin
 // certificate); it also reports the cost per decision.
 func BenchmarkEvaluateBatchHandler(b *testing.B) {
+	w, cfg := benchWorkload(b)
+	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
+	const per = 100
+	items := requestItems(w.Requests)
+	var bodies [][]byte
+	for i := 0; i+per <= len(items); i += per {
+		body, err := json.Marshal(map[string]any{"requests": items[i : i+per]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies = append(bodies, body)
+	}
+	serveLoop(b, a, certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", nil, superAdminCert(b)), bodies)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/decision")
+}
+
+// benchWorkload loads the medium bench workload and its configuration with
+// the plugin's static entries.
+func benchWorkload(b *testing.B) (*workload.Workload, *authz.Config) {
 	dir := filepath.Join("..", "..", "..", "shared", "bench", "medium")
 	w, err := workload.Load(dir)
 	if err != nil {
@@ -79,25 +74,25 @@ func BenchmarkEvaluateBatchHandler(b *testing.B) {
 	}
 	cfg := w.Config.Clone()
 	cfg.AddStatics()
-	a, _ := viewAPI(b, cfg, authz.Settings{}, 7)
-	const per = 100
-	var bodies [][]byte
-	for i := 0; i+per <= len(w.Requests); i += per {
-		items := make([]any, per)
-		for j, r := range w.Requests[i : i+per] {
-			roles := r.BackendRoles
-			if roles == nil {
-				roles = []string{}
-			}
-			items[j] = map[string]any{"user": map[string]any{"name": r.User, "backend_roles": roles}, "action": r.Action, "indices": r.Indices}
+	return w, cfg
+}
+
+// requestItems are the workload's requests as decision request bodies.
+func requestItems(reqs []workload.Request) []map[string]any {
+	items := make([]map[string]any, len(reqs))
+	for i, r := range reqs {
+		roles := r.BackendRoles
+		if roles == nil {
+			roles = []string{}
 		}
-		body, err := json.Marshal(map[string]any{"requests": items})
-		if err != nil {
-			b.Fatal(err)
-		}
-		bodies = append(bodies, body)
+		items[i] = map[string]any{"user": map[string]any{"name": r.User, "backend_roles": roles}, "action": r.Action, "indices": r.Indices}
 	}
-	req := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", nil, superAdminCert(b))
+	return items
+}
+
+// serveLoop sends req with the bodies in turn to a's handler until b is
+// done, failing on any answer but 200.
+func serveLoop(b *testing.B, a *API, req *http.Request, bodies [][]byte) {
 	req.Header.Set("Content-Type", "application/json")
 	body := &bytes.Reader{}
 	out := &discardWriter{h: http.Header{}}
@@ -112,7 +107,6 @@ func BenchmarkEvaluateBatchHandler(b *testing.B) {
 		}
 		i++
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*per), "ns/decision")
 }
 
 // discardWriter is a ResponseWriter that keeps only the status.
