@@ -29,7 +29,11 @@ type connPool struct {
 	tls           *tls.Config // nil: plain TCP
 	host, auth    string      // Host header; Authorization header value or ""
 	timeout       time.Duration
-	newConns      *atomic.Int64
+	// maxIdle retires a connection idle for longer, before a server's idle
+	// timeout (authzd's is 120 s) closes it under a call: in a long phase
+	// that needs few connections at once, most of the pool sits idle.
+	maxIdle  time.Duration
+	newConns *atomic.Int64
 
 	mu   sync.Mutex
 	idle []*conn
@@ -37,9 +41,10 @@ type connPool struct {
 
 // conn is one kept connection and its buffers.
 type conn struct {
-	c   net.Conn
-	br  *bufio.Reader
-	req []byte // the request being written
+	c         net.Conn
+	br        *bufio.Reader
+	req       []byte    // the request being written
+	idleSince time.Time // when it was last put back
 }
 
 // newConnPool makes the pool for base (https:// or http://) with the TLS
@@ -49,7 +54,7 @@ func newConnPool(base string, client *http.Client, user, password string, newCon
 	if err != nil {
 		return nil, fmt.Errorf("decision load: bad URL %q: %w", base, err)
 	}
-	p := &connPool{network: "tcp", addr: u.Host, host: u.Host, timeout: 30 * time.Second, newConns: newConns}
+	p := &connPool{network: "tcp", addr: u.Host, host: u.Host, timeout: 30 * time.Second, maxIdle: 30 * time.Second, newConns: newConns}
 	if client != nil && client.Timeout > 0 {
 		p.timeout = client.Timeout
 	}
@@ -81,14 +86,17 @@ func newConnPool(base string, client *http.Client, user, password string, newCon
 	return p, nil
 }
 
-// get returns an idle connection, or dials a new one.
+// get returns the idle connection put back last, or dials a new one.
 func (p *connPool) get() (*conn, error) {
 	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n-- {
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return c, nil
+		if time.Since(c.idleSince) <= p.maxIdle {
+			p.mu.Unlock()
+			return c, nil
+		}
+		c.c.Close()
 	}
 	p.mu.Unlock()
 	d := &net.Dialer{Timeout: p.timeout}
@@ -107,6 +115,7 @@ func (p *connPool) get() (*conn, error) {
 }
 
 func (p *connPool) put(c *conn) {
+	c.idleSince = time.Now()
 	p.mu.Lock()
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()

@@ -92,6 +92,13 @@ func TestConnPool(t *testing.T) {
 	if d := dialed.Load(); d != 5 {
 		t.Fatalf("warm(4) with one idle connection: %d dialed in all, want 5", d)
 	}
+	p.maxIdle = 0 // every idle connection is now too old
+	if status, _ := post("/eval", `{}`); status != 200 {
+		t.Fatalf("after retiring: %d", status)
+	}
+	if d, idle := dialed.Load(), len(p.idle); d != 6 || idle != 1 {
+		t.Fatalf("with the idle connections too old: %d dialed in all, %d idle; want 6 and 1", d, idle)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if want := `POST /eval application/json pep:s3cret {"n":0}`; seen[0] != want {
