@@ -143,7 +143,24 @@ func (n *Node) removeMember(ctx context.Context, servers []raft.Server, c api.Me
 	if err != nil {
 		return nil, fmt.Errorf("remove %s from the member directory: %w", c.ID, err)
 	}
+	n.removeJetStreamPeer(ctx, c)
 	return res.Err, nil
+}
+
+// removeJetStreamPeer takes a removed member out of the embedded NATS
+// servers' JetStream meta group too, so that it stops counting toward
+// JetStream's quorum (an external NATS cluster is its operator's to manage).
+// The member is out of the cluster whatever the outcome: a failure is
+// logged, and `nats server raft peer-remove` can finish the job.
+func (n *Node) removeJetStreamPeer(ctx context.Context, c api.MemberChange) {
+	if n.natsSrv == nil {
+		return
+	}
+	if err := n.natsSrv.RemovePeer(ctx, c.ID); err != nil {
+		n.log.Warn("removed member still in jetstream's meta group", "peer", c.ID, "err", err, "request_id", c.RequestID)
+		return
+	}
+	n.log.Info("removed member's jetstream peer removed", "peer", c.ID, "request_id", c.RequestID)
 }
 
 // proposeMember commits a member directory event on this leader.

@@ -182,6 +182,9 @@ func TestMembership(t *testing.T) {
 	if _, ok := c.Nodes[n5].Machine().View().Member("n4"); ok {
 		t.Fatal("n4 is still in the member directory")
 	}
+	// The removed members left JetStream's meta group too: five servers
+	// joined it, three are left, so JetStream may still lose one.
+	metaSize(t, c, n5, 3)
 
 	// Removing the leader hands leadership over first.
 	l = c.Leader()
@@ -194,6 +197,19 @@ func TestMembership(t *testing.T) {
 	if s := suffrages(t, c, via); len(s) != 2 {
 		t.Fatalf("configuration after removing the leader: %v", s)
 	}
+	metaSize(t, c, via, 2)
+}
+
+// metaSize waits until node i's embedded server sees a JetStream meta group
+// of want servers.
+func metaSize(t *testing.T, c *nodetest.Cluster, i, want int) {
+	t.Helper()
+	nodetest.Eventually(t, 20*time.Second, func() error {
+		if got := c.Nodes[i].JetStreamMetaSize(); got != want {
+			return fmt.Errorf("%s sees a jetstream meta group of %d, want %d", c.Peers[i].ID, got, want)
+		}
+		return nil
+	})
 }
 
 // TestPeersBadInput is the refusal table of the membership endpoints, on a

@@ -308,6 +308,15 @@ func (n *Node) NATSClientURL() string {
 	return n.natsSrv.ClientURL()
 }
 
+// JetStreamMetaSize is the size of JetStream's meta group as the embedded
+// server knows it, 0 when external or not known.
+func (n *Node) JetStreamMetaSize() int {
+	if n.natsSrv == nil {
+		return 0
+	}
+	return n.natsSrv.JetStreamMetaSize()
+}
+
 // natsStatus is the nats part of the cluster status.
 func (n *Node) natsStatus() *api.NATSStatus {
 	if n.bus == nil {

@@ -1,7 +1,11 @@
 package bus
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/authzd/authzd/transport"
 )
@@ -111,7 +116,21 @@ func (c *ServerConfig) Validate() error {
 type Server struct {
 	cfg ServerConfig
 	ns  *server.Server
+	// systemPassword is the password of systemUser on this server: random
+	// per process, known only to it (see serverOptions).
+	systemPassword string
 }
+
+// The embedded server's users. Every client that sends no credentials (the
+// node's own connection, PEPs: all of them authenticate by their
+// certificate) is clientUser, in the global account, which holds the
+// streams. systemUser, in the system account, is for requests only the
+// system account may make (RemovePeer); its password never leaves the
+// process.
+const (
+	clientUser = "authzd"
+	systemUser = "authzd-system"
+)
 
 // NewServer validates cfg and builds the server. It binds nothing and starts
 // no goroutines; call Start.
@@ -120,7 +139,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	opts, err := serverOptions(cfg)
+	systemPassword, err := randomSecret()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := serverOptions(cfg, systemPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -129,10 +152,19 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("new nats server: %w", err)
 	}
 	ns.SetLoggerV2(natsLogger{cfg.Logger.With("component", "nats")}, false, false, false)
-	return &Server{cfg: cfg, ns: ns}, nil
+	return &Server{cfg: cfg, ns: ns, systemPassword: systemPassword}, nil
 }
 
-func serverOptions(cfg ServerConfig) (*server.Options, error) {
+// randomSecret is 32 random bytes, hex-encoded.
+func randomSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random password: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func serverOptions(cfg ServerConfig, systemPassword string) (*server.Options, error) {
 	host, port, _ := splitHostPort(cfg.ClientAddr)
 	mtls := mutualTLS(cfg.TLS)
 	opts := &server.Options{
@@ -152,6 +184,21 @@ func serverOptions(cfg ServerConfig) (*server.Options, error) {
 		// -1 would open a monitoring port; 0 leaves it closed.
 		HTTPPort: 0,
 	}
+	// The system account is the server's default one, named so that the
+	// servers of a cluster agree on it; declaring it leaves the global
+	// account the only one with JetStream.
+	sys := server.NewAccount(server.DEFAULT_SYSTEM_ACCOUNT)
+	clientPassword, err := randomSecret() // never used: clients send no password
+	if err != nil {
+		return nil, err
+	}
+	opts.Accounts = []*server.Account{sys}
+	opts.SystemAccount = server.DEFAULT_SYSTEM_ACCOUNT
+	opts.Users = []*server.User{
+		{Username: clientUser, Password: clientPassword},
+		{Username: systemUser, Password: systemPassword, Account: sys},
+	}
+	opts.NoAuthUser = clientUser
 	if len(cfg.Routes) == 0 {
 		return opts, nil
 	}
@@ -228,6 +275,75 @@ func (s *Server) RouteAddr() string {
 		return a.String()
 	}
 	return ""
+}
+
+// RemovePeer removes the server named name from JetStream's meta group, as
+// `nats server raft peer-remove` does: a member that left the authzd
+// cluster must not go on counting toward JetStream's quorum, or a cluster
+// that replaced two nodes could lose no further server. The request
+// ($JS.API.SERVER.REMOVE) is answered by the meta leader and is accepted
+// only from the system account, so it is sent as systemUser. A server
+// removed while it runs disables its JetStream; when it was the meta leader
+// it never answers, so an unanswered request is sent again, after
+// removePeerWait, to its successor.
+func (s *Server) RemovePeer(ctx context.Context, name string) error {
+	nc, err := nats.Connect(s.ClientURL(), nats.Secure(s.cfg.TLS.ClientConfig()),
+		nats.UserInfo(systemUser, s.systemPassword), nats.Name(s.cfg.Name+" system"),
+		nats.NoReconnect(), nats.Timeout(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("jetstream peer remove %s: connect as the system account: %w", name, err)
+	}
+	defer nc.Close()
+	req, err := json.Marshal(server.JSApiMetaServerRemoveRequest{Server: name})
+	if err != nil {
+		return err
+	}
+	var last error
+	for attempt := range removePeerAttempts {
+		actx, cancel := context.WithTimeout(ctx, removePeerWait)
+		msg, err := nc.RequestWithContext(actx, server.JSApiRemoveServer, req)
+		cancel()
+		if err != nil {
+			if last = err; ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		var resp server.JSApiMetaServerRemoveResponse
+		if err := json.Unmarshal(msg.Data, &resp); err != nil {
+			return fmt.Errorf("jetstream peer remove %s: answer %q: %w", name, msg.Data, err)
+		}
+		switch {
+		case resp.Error == nil && resp.Success:
+			return nil
+		case resp.Error == nil:
+			return fmt.Errorf("jetstream peer remove %s: not done", name)
+		case resp.Error.ErrCode == uint16(server.JSClusterServerNotMemberErr) && attempt > 0:
+			return nil // the unanswered request did it
+		case resp.Error.ErrCode == uint16(server.JSClusterServerMemberChangeInflightErr):
+			last = resp.Error
+			time.Sleep(removePeerWait / 10)
+			continue
+		}
+		return fmt.Errorf("jetstream peer remove %s: %w", name, resp.Error)
+	}
+	return fmt.Errorf("jetstream peer remove %s: %w", name, last)
+}
+
+// The bounds of RemovePeer.
+const (
+	removePeerAttempts = 3
+	removePeerWait     = 3 * time.Second
+)
+
+// JetStreamMetaSize is the number of servers in JetStream's meta group as
+// this server knows it, 0 when it knows no meta group.
+func (s *Server) JetStreamMetaSize() int {
+	info, err := s.ns.Jsz(nil)
+	if err != nil || info.Meta == nil {
+		return 0
+	}
+	return info.Meta.Size
 }
 
 // IsRunning reports whether the server is running (started, not shut down).

@@ -1,0 +1,80 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/authzd/authzd/transport/bus"
+	"github.com/authzd/authzd/transport/bustest"
+)
+
+// TestRemovePeer: servers that left stop counting in JetStream's meta group
+// once RemovePeer names them, whether they are gone or still run (the meta
+// leader here, which never answers its own removal); JetStream goes on with
+// the rest; and the system account's user is closed to anyone without its
+// password.
+func TestRemovePeer(t *testing.T) {
+	srv, tm := bustest.Servers(t, 3)
+	waitMeta := func(s *bus.Server, want int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for s.JetStreamMetaSize() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("jetstream meta group of %d, want %d", s.JetStreamMetaSize(), want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitMeta(srv[0], 3)
+	leader := -1
+	for deadline := time.Now().Add(20 * time.Second); leader < 0; time.Sleep(50 * time.Millisecond) {
+		for i, s := range srv {
+			if s.IsJetStreamLeader() {
+				leader = i
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no jetstream meta leader")
+		}
+	}
+	name := func(i int) string { return fmt.Sprintf("s%d", i+1) }
+	a, b := (leader+1)%3, (leader+2)%3
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv[a].RemovePeer(ctx, "nobody"); err == nil || !strings.Contains(err.Error(), "not a member") {
+		t.Fatalf("removing an unknown server: %v", err)
+	}
+	// Each removal needs a quorum of the group it changes: the stopped
+	// server goes first, while two of three run.
+	if err := srv[b].Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv[a].RemovePeer(ctx, name(b)); err != nil {
+		t.Fatalf("remove the stopped %s: %v", name(b), err)
+	}
+	waitMeta(srv[a], 2)
+	if err := srv[a].RemovePeer(ctx, name(leader)); err != nil {
+		t.Fatalf("remove the running meta leader %s: %v", name(leader), err)
+	}
+	waitMeta(srv[a], 1)
+	// Streams made now live on the last server; a client without
+	// credentials (the client user) can use them.
+	last := bustest.Connect(t, srv[a].ClientURL(), tm, 1)
+	if out := last.PublishChanges(ctx, []bus.Change{{Revision: 1, Type: "test"}}); out[0].Err != nil {
+		t.Fatalf("jetstream on the last server: %v", out[0].Err)
+	}
+
+	for _, user := range []string{"authzd-system", "authzd"} {
+		nc, err := nats.Connect(srv[a].ClientURL(), nats.Secure(tm.ClientConfig()), nats.UserInfo(user, "guess"), nats.NoReconnect())
+		if err == nil {
+			nc.Close()
+			t.Fatalf("%s connected with a guessed password", user)
+		}
+	}
+}
