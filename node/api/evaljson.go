@@ -302,6 +302,14 @@ func (a *API) batchFast(w http.ResponseWriter, r *request, s *evalScratch) (bool
 // encoding/json is not counted twice.
 type batchTally struct{ allowed, denied, errors int }
 
+func (t *batchTally) decided(allowed bool) {
+	if allowed {
+		t.allowed++
+	} else {
+		t.denied++
+	}
+}
+
 func (t *batchTally) count(a *API) {
 	add := func(res string, n int) {
 		if n > 0 {
@@ -319,52 +327,34 @@ func (t *batchTally) count(a *API) {
 func (a *API) appendBatchItem(dst []byte, r *request, s *evalScratch, t *batchTally) ([]byte, error) {
 	q := &s.q
 	var item any
+	var err error
 	if q.Explain {
-		resp, err := a.decide(r, q)
-		if err == nil {
-			if resp.Allowed {
-				t.allowed++
-			} else {
-				t.denied++
-			}
+		var resp *decisionResponse
+		if resp, err = a.decide(r, q); err == nil {
+			t.decided(resp.Allowed)
 			item = resp
-		} else {
-			item, err = batchError(err, t)
-			if err != nil {
-				return dst, err
-			}
 		}
 	} else {
-		req, err := a.evalRequest(r, q)
-		if err == nil {
+		var req authz.Request
+		if req, err = a.evalRequest(r, q); err == nil {
 			r.view.Eval.EvaluateInto(&req, &s.d)
-			if s.d.Allowed {
-				t.allowed++
-			} else {
-				t.denied++
-			}
+			t.decided(s.d.Allowed)
 			return s.appendDecision(dst, q, r.view.Rev), nil
 		}
-		if item, err = batchError(err, t); err != nil {
-			return dst, err
+	}
+	if err != nil {
+		var ae *authz.Error
+		if !errors.As(err, &ae) {
+			return dst, err // not the item's fault: the whole call fails
 		}
+		t.errors++
+		item = errorItem{Status: ae.Status, Error: errorPart(ae)}
 	}
 	b, err := json.Marshal(item)
 	if err != nil {
 		return dst, fmt.Errorf("encode batch item: %w", err)
 	}
 	return append(dst, b...), nil
-}
-
-// batchError is the item of a request the caller may not ask (an
-// *authz.Error); any other error fails the whole call.
-func batchError(err error, t *batchTally) (any, error) {
-	var ae *authz.Error
-	if !errors.As(err, &ae) {
-		return nil, err
-	}
-	t.errors++
-	return errorItem{Status: ae.Status, Error: errorPart(ae)}, nil
 }
 
 // appendDecision appends the JSON of the answer decide gives for q and d

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authzd/authzd/authz"
 	"github.com/authzd/authzd/authz/authztest"
+	"github.com/authzd/authzd/fsm"
 )
 
 // vectorBody is the evaluate body of a vector's request, written the way a
@@ -65,12 +66,7 @@ func TestDecisionJSONMatchesEncodingJSON(t *testing.T) {
 		t.Run(v.ID, func(t *testing.T) {
 			a, view := viewAPI(t, v.Config, v.Settings, 42)
 			body := vectorBody(t, v.Request)
-			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate", body, cert)
-			caller, err := a.authenticate(hr, view)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &request{Request: hr, view: view, caller: caller}
+			r := authedRequest(t, a, view, certRequest(http.MethodPost, "/_plugins/_authz/evaluate", body, cert))
 
 			var q decisionRequest
 			if err := decodeStrictBytes(body, &q); err != nil {
@@ -201,6 +197,16 @@ func FuzzAppendJSONString(f *testing.F) {
 	})
 }
 
+// authedRequest is hr as a handler of a sees it: authenticated against view.
+func authedRequest(t *testing.T, a *API, view *fsm.View, hr *http.Request) *request {
+	t.Helper()
+	caller, err := a.authenticate(hr, view)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &request{Request: hr, view: view, caller: caller}
+}
+
 // TestBatchFastMatchesEncodingJSON: on every vector, a _batch of the
 // vector's request, the same with explain, a request the API refuses and
 // the first again, answered by batchFast, is byte for byte what
@@ -228,12 +234,7 @@ func TestBatchFastMatchesEncodingJSON(t *testing.T) {
 			}
 			body := slices.Concat([]byte(`{"requests":[`), one, []byte(","), explained,
 				[]byte(`, {"user":{"name":"x"},"action":""} ,`), one, []byte("]}\n"))
-			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", body, cert)
-			caller, err := a.authenticate(hr, view)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &request{Request: hr, view: view, caller: caller}
+			r := authedRequest(t, a, view, certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", body, cert))
 
 			counts := func() [3]float64 {
 				var c [3]float64
@@ -314,14 +315,10 @@ func TestBatchOddBodies(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			got := httptest.NewRecorder()
 			a.ServeHTTP(got, certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", []byte(body), cert))
-			hr := certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", []byte(body), cert)
-			caller, err := a.authenticate(hr, view)
-			if err != nil {
-				t.Fatal(err)
-			}
+			r := authedRequest(t, a, view, certRequest(http.MethodPost, "/_plugins/_authz/evaluate/_batch", []byte(body), cert))
 			want := httptest.NewRecorder()
-			if err := a.evaluateBatchJSON(want, &request{Request: hr, view: view, caller: caller}, []byte(body)); err != nil {
-				writeError(want, hr, a.log, err)
+			if err := a.evaluateBatchJSON(want, r, []byte(body)); err != nil {
+				writeError(want, r.Request, a.log, err)
 			}
 			if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
 				t.Fatalf("handler answered %d\n%s\nencoding/json %d\n%s", got.Code, got.Body, want.Code, want.Body)

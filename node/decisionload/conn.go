@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,10 +24,10 @@ import (
 // The node under test is measured through its real net/http server either
 // way.
 type connPool struct {
-	network, addr string
-	tls           *tls.Config // nil: plain TCP
-	host, auth    string      // Host header; Authorization header value or ""
-	timeout       time.Duration
+	addr       string
+	tls        *tls.Config // nil: plain TCP
+	host, auth string      // Host header; Authorization header value or ""
+	timeout    time.Duration
 	// maxIdle retires a connection idle for longer, before a server's idle
 	// timeout (authzd's is 120 s) closes it under a call: in a long phase
 	// that needs few connections at once, most of the pool sits idle.
@@ -48,13 +47,14 @@ type conn struct {
 }
 
 // newConnPool makes the pool for base (https:// or http://) with the TLS
-// settings of client's Transport, if it has any.
-func newConnPool(base string, client *http.Client, user, password string, newConns *atomic.Int64) (*connPool, error) {
+// settings of client's Transport, if it has any; auth is the Authorization
+// header to send, or "".
+func newConnPool(base string, client *http.Client, auth string, newConns *atomic.Int64) (*connPool, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("decision load: bad URL %q: %w", base, err)
 	}
-	p := &connPool{network: "tcp", addr: u.Host, host: u.Host, timeout: 30 * time.Second, maxIdle: 30 * time.Second, newConns: newConns}
+	p := &connPool{addr: u.Host, host: u.Host, auth: auth, timeout: 30 * time.Second, maxIdle: 30 * time.Second, newConns: newConns}
 	if client != nil && client.Timeout > 0 {
 		p.timeout = client.Timeout
 	}
@@ -80,9 +80,6 @@ func newConnPool(base string, client *http.Client, user, password string, newCon
 	default:
 		return nil, fmt.Errorf("decision load: URL %q: scheme must be https or http", base)
 	}
-	if user != "" {
-		p.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
-	}
 	return p, nil
 }
 
@@ -103,9 +100,9 @@ func (p *connPool) get() (*conn, error) {
 	var nc net.Conn
 	var err error
 	if p.tls != nil {
-		nc, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial(p.network, p.addr)
+		nc, err = (&tls.Dialer{NetDialer: d, Config: p.tls}).Dial("tcp", p.addr)
 	} else {
-		nc, err = d.Dial(p.network, p.addr)
+		nc, err = d.Dial("tcp", p.addr)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decision load: dial %s: %w", p.addr, err)

@@ -48,7 +48,9 @@ func TestConnPool(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	var dialed atomic.Int64
-	p, err := newConnPool(srv.URL, srv.Client(), "pep", "s3cret", &dialed)
+	auth := http.Header{}
+	(&http.Request{Header: auth}).SetBasicAuth("pep", "s3cret")
+	p, err := newConnPool(srv.URL, srv.Client(), auth.Get("Authorization"), &dialed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestConnPool(t *testing.T) {
 
 // TestConnPoolRefusesOtherSchemes: only http and https URLs make a pool.
 func TestConnPoolRefusesOtherSchemes(t *testing.T) {
-	if _, err := newConnPool("ftp://127.0.0.1:21", nil, "", "", new(atomic.Int64)); err == nil {
+	if _, err := newConnPool("ftp://127.0.0.1:21", nil, "", new(atomic.Int64)); err == nil {
 		t.Fatal("ftp URL accepted")
 	}
 }

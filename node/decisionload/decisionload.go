@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		(&http.Request{Header: r.header}).SetBasicAuth(cfg.User, cfg.Password) // into r.header
 	}
 	if !cfg.NetHTTP {
-		p, err := newConnPool(cfg.URL, cfg.Client, cfg.User, cfg.Password, &r.newConns)
+		p, err := newConnPool(cfg.URL, cfg.Client, r.header.Get("Authorization"), &r.newConns)
 		if err != nil {
 			return Report{}, err
 		}

@@ -22,26 +22,24 @@ func TestRemovePeer(t *testing.T) {
 	srv, tm := bustest.Servers(t, 3)
 	waitMeta := func(s *bus.Server, want int) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for s.JetStreamMetaSize() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("jetstream meta group of %d, want %d", s.JetStreamMetaSize(), want)
+		eventually(t, func() error {
+			if got := s.JetStreamMetaSize(); got != want {
+				return fmt.Errorf("jetstream meta group of %d, want %d", got, want)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitMeta(srv[0], 3)
 	leader := -1
-	for deadline := time.Now().Add(20 * time.Second); leader < 0; time.Sleep(50 * time.Millisecond) {
+	eventually(t, func() error {
 		for i, s := range srv {
 			if s.IsJetStreamLeader() {
 				leader = i
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("no jetstream meta leader")
-		}
-	}
+		return fmt.Errorf("no jetstream meta leader")
+	})
 	name := func(i int) string { return fmt.Sprintf("s%d", i+1) }
 	a, b := (leader+1)%3, (leader+2)%3
 
@@ -76,5 +74,21 @@ func TestRemovePeer(t *testing.T) {
 			nc.Close()
 			t.Fatalf("%s connected with a guessed password", user)
 		}
+	}
+}
+
+// eventually waits up to 20 s for cond to return nil, failing with its last error.
+func eventually(t *testing.T, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
