@@ -21,15 +21,7 @@ import (
 // cannot help, the operator must act. Runs on its own goroutine, owned by
 // Start and stopped by Close.
 func (n *Node) join(self Peer) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := n.life
 	voter := !n.cfg.NonVoter
 	body, err := json.Marshal(api.PeerBody{ID: self.ID, RaftAddr: self.RaftAddr, HTTPAddr: self.HTTPAddr, NATSRoute: self.NATSRoute, Voter: &voter})
 	if err != nil {

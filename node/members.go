@@ -143,7 +143,16 @@ func (n *Node) removeMember(ctx context.Context, servers []raft.Server, c api.Me
 	if err != nil {
 		return nil, fmt.Errorf("remove %s from the member directory: %w", c.ID, err)
 	}
-	n.removeJetStreamPeer(ctx, c)
+	if n.natsSrv != nil {
+		// In the background: when the removed member led JetStream's meta
+		// group, the group first elects another leader, which can take
+		// longer than the caller should wait for an answer.
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.removeJetStreamPeer(c)
+		}()
+	}
 	return res.Err, nil
 }
 
@@ -152,16 +161,19 @@ func (n *Node) removeMember(ctx context.Context, servers []raft.Server, c api.Me
 // JetStream's quorum (an external NATS cluster is its operator's to manage).
 // The member is out of the cluster whatever the outcome: a failure is
 // logged, and `nats server raft peer-remove` can finish the job.
-func (n *Node) removeJetStreamPeer(ctx context.Context, c api.MemberChange) {
-	if n.natsSrv == nil {
-		return
-	}
+func (n *Node) removeJetStreamPeer(c api.MemberChange) {
+	ctx, cancel := context.WithTimeout(n.life, jetStreamRemoveBudget)
+	defer cancel()
 	if err := n.natsSrv.RemovePeer(ctx, c.ID); err != nil {
 		n.log.Warn("removed member still in jetstream's meta group", "peer", c.ID, "err", err, "request_id", c.RequestID)
 		return
 	}
 	n.log.Info("removed member's jetstream peer removed", "peer", c.ID, "request_id", c.RequestID)
 }
+
+// jetStreamRemoveBudget bounds removeJetStreamPeer: long enough for the
+// meta group to elect a leader again after losing its own, several times.
+const jetStreamRemoveBudget = time.Minute
 
 // proposeMember commits a member directory event on this leader.
 func (n *Node) proposeMember(ctx context.Context, t events.Type, payload any, c api.MemberChange) (*authz.Error, error) {

@@ -201,10 +201,12 @@ func TestMembership(t *testing.T) {
 }
 
 // metaSize waits until node i's embedded server sees a JetStream meta group
-// of want servers.
+// of want servers. The leader removes JetStream peers in the background,
+// after answering, and a lost meta leader must be replaced first: the wait
+// is long for a loaded machine.
 func metaSize(t *testing.T, c *nodetest.Cluster, i, want int) {
 	t.Helper()
-	nodetest.Eventually(t, 20*time.Second, func() error {
+	nodetest.Eventually(t, 45*time.Second, func() error {
 		if got := c.Nodes[i].JetStreamMetaSize(); got != want {
 			return fmt.Errorf("%s sees a jetstream meta group of %d, want %d", c.Peers[i].ID, got, want)
 		}

@@ -58,7 +58,11 @@ type Node struct {
 
 	restoreMu sync.Mutex // one backup restore at a time (backup.go)
 
-	stop    chan struct{}
+	stop chan struct{}
+	// life ends when stop closes: the context of work that outlives the
+	// request that started it (join, JetStream peer removal).
+	life    context.Context
+	endLife context.CancelFunc
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
@@ -75,6 +79,7 @@ func New(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node_id", cfg.ID), peers: map[string]Peer{}, stop: make(chan struct{})}
+	n.life, n.endLife = context.WithCancel(context.Background())
 	n.owners = newOwners(n.log)
 	m, err := fsm.New(fsm.Config{Settings: cfg.Settings, Logger: n.log, OnApply: n.onApply})
 	if err != nil {
@@ -315,6 +320,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	close(n.stop)
+	n.endLife()
 	var errs []error
 	n.handOver()
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)

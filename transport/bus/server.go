@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -284,8 +285,9 @@ func (s *Server) RouteAddr() string {
 // ($JS.API.SERVER.REMOVE) is answered by the meta leader and is accepted
 // only from the system account, so it is sent as systemUser. A server
 // removed while it runs disables its JetStream; when it was the meta leader
-// it never answers, so an unanswered request is sent again, after
-// removePeerWait, to its successor.
+// it never answers, and while the group elects its successor nobody does,
+// so an unanswered request is sent again, every removePeerWait, until ctx
+// ends: ctx is the whole budget.
 func (s *Server) RemovePeer(ctx context.Context, name string) error {
 	nc, err := nats.Connect(s.ClientURL(), nats.Secure(s.cfg.TLS.ClientConfig()),
 		nats.UserInfo(systemUser, s.systemPassword), nats.Name(s.cfg.Name+" system"),
@@ -294,19 +296,20 @@ func (s *Server) RemovePeer(ctx context.Context, name string) error {
 		return fmt.Errorf("jetstream peer remove %s: connect as the system account: %w", name, err)
 	}
 	defer nc.Close()
-	req, err := json.Marshal(server.JSApiMetaServerRemoveRequest{Server: name})
+	// By peer id, not by name: the meta leader resolves a name only through
+	// what it heard from that server while both ran, and a leader started
+	// after the removed server stopped never did.
+	req, err := json.Marshal(server.JSApiMetaServerRemoveRequest{Peer: MetaPeerID(name)})
 	if err != nil {
 		return err
 	}
 	var last error
-	for attempt := range removePeerAttempts {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, removePeerWait)
 		msg, err := nc.RequestWithContext(actx, server.JSApiRemoveServer, req)
 		cancel()
 		if err != nil {
-			if last = err; ctx.Err() != nil {
-				break
-			}
+			last = err
 			continue
 		}
 		var resp server.JSApiMetaServerRemoveResponse
@@ -319,22 +322,39 @@ func (s *Server) RemovePeer(ctx context.Context, name string) error {
 		case resp.Error == nil:
 			return fmt.Errorf("jetstream peer remove %s: not done", name)
 		case resp.Error.ErrCode == uint16(server.JSClusterServerNotMemberErr) && attempt > 0:
-			return nil // the unanswered request did it
+			return nil // an unanswered request did it
 		case resp.Error.ErrCode == uint16(server.JSClusterServerMemberChangeInflightErr):
 			last = resp.Error
-			time.Sleep(removePeerWait / 10)
+			select {
+			case <-ctx.Done():
+			case <-time.After(removePeerWait / 10):
+			}
 			continue
 		}
 		return fmt.Errorf("jetstream peer remove %s: %w", name, resp.Error)
 	}
+	if last == nil {
+		last = ctx.Err()
+	}
 	return fmt.Errorf("jetstream peer remove %s: %w", name, last)
 }
 
-// The bounds of RemovePeer.
-const (
-	removePeerAttempts = 3
-	removePeerWait     = 3 * time.Second
-)
+// MetaPeerID is the id nats-server gives the server named name in its Raft
+// groups, JetStream's meta group among them: the first 8 bytes of the name's
+// SHA-256, each mapped to one of 62 digits (nats-server's getHash, which it
+// does not export; TestRemovePeer holds it to each server's Node()).
+func MetaPeerID(name string) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(name))
+	id := make([]byte, 8)
+	for i := range id {
+		id[i] = digits[int(sum[i]%byte(len(digits)))]
+	}
+	return string(id)
+}
+
+// removePeerWait bounds one removal request of RemovePeer.
+const removePeerWait = 3 * time.Second
 
 // JetStreamMetaSize is the number of servers in JetStream's meta group as
 // this server knows it, 0 when it knows no meta group.
@@ -345,6 +365,10 @@ func (s *Server) JetStreamMetaSize() int {
 	}
 	return info.Meta.Size
 }
+
+// Config is the configuration the server was built with, defaults filled
+// in: the same server started again (bustest.Restart) is NewServer(Config()).
+func (s *Server) Config() ServerConfig { return s.cfg }
 
 // IsRunning reports whether the server is running (started, not shut down).
 func (s *Server) IsRunning() bool { return s.ns.Running() }

@@ -41,6 +41,12 @@ func TestRemovePeer(t *testing.T) {
 		return fmt.Errorf("no jetstream meta leader")
 	})
 	name := func(i int) string { return fmt.Sprintf("s%d", i+1) }
+	// RemovePeer names servers by the id nats-server derives from the name.
+	for i, s := range srv {
+		if got, want := bus.MetaPeerID(name(i)), s.Node(); got != want {
+			t.Fatalf("MetaPeerID(%q) = %q, the server's own id is %q", name(i), got, want)
+		}
+	}
 	a, b := (leader+1)%3, (leader+2)%3
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -75,6 +81,48 @@ func TestRemovePeer(t *testing.T) {
 			t.Fatalf("%s connected with a guessed password", user)
 		}
 	}
+}
+
+// TestRemovePeerUnseen: a server can be removed even when the meta leader
+// never saw it run. Here every server that still runs was restarted after s3
+// stopped, so none of them heard s3's name; the removal names s3 by the id
+// nats-server derives from the name, which the meta group does know.
+func TestRemovePeerUnseen(t *testing.T) {
+	srv, _ := bustest.Servers(t, 3)
+	// metaReady waits until the servers in running agree on a meta group of
+	// want servers and one of them leads it.
+	metaReady := func(want int, running ...*bus.Server) {
+		t.Helper()
+		eventually(t, func() error {
+			leaders := 0
+			for _, s := range running {
+				if got := s.JetStreamMetaSize(); got != want {
+					return fmt.Errorf("%s sees a jetstream meta group of %d, want %d", s.Config().Name, got, want)
+				}
+				if s.IsJetStreamLeader() {
+					leaders++
+				}
+			}
+			if leaders != 1 {
+				return fmt.Errorf("%d jetstream meta leaders among the running servers", leaders)
+			}
+			return nil
+		})
+	}
+	metaReady(3, srv...)
+	if err := srv[2].Close(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		srv[i] = bustest.Restart(t, srv[i])
+		metaReady(3, srv[:2]...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv[0].RemovePeer(ctx, "s3"); err != nil {
+		t.Fatalf("remove s3, which no running server saw: %v", err)
+	}
+	metaReady(2, srv[:2]...)
 }
 
 // eventually waits up to 20 s for cond to return nil, failing with its last error.

@@ -353,6 +353,28 @@ func Servers(t testing.TB, n int) ([]*bus.Server, *transport.TLSMaterial) {
 	return servers, client
 }
 
+// Restart closes s and starts a server with its configuration and data
+// again, shut down in t.Cleanup.
+func Restart(t testing.TB, s *bus.Server) *bus.Server {
+	t.Helper()
+	if err := s.Close(10 * time.Second); err != nil {
+		t.Fatalf("close %s: %v", s.Config().Name, err)
+	}
+	again, err := bus.NewServer(s.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatalf("restart %s: %v", s.Config().Name, err)
+	}
+	t.Cleanup(func() {
+		if err := again.Close(10 * time.Second); err != nil {
+			t.Errorf("close restarted %s: %v", s.Config().Name, err)
+		}
+	})
+	return again
+}
+
 // Connect opens a ready bus to url and closes it in t.Cleanup.
 func Connect(t testing.TB, url string, tm *transport.TLSMaterial, replicas int) *bus.Bus {
 	t.Helper()
