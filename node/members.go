@@ -164,11 +164,16 @@ func (n *Node) removeMember(ctx context.Context, servers []raft.Server, c api.Me
 func (n *Node) removeJetStreamPeer(c api.MemberChange) {
 	ctx, cancel := context.WithTimeout(n.life, jetStreamRemoveBudget)
 	defer cancel()
-	if err := n.natsSrv.RemovePeer(ctx, c.ID); err != nil {
+	switch err := n.natsSrv.RemovePeer(ctx, c.ID); {
+	case err == nil:
+		n.log.Info("removed member's jetstream peer removed", "peer", c.ID, "request_id", c.RequestID)
+	case n.life.Err() != nil:
+		// Stopped by Close: whether the last unanswered request took
+		// effect is unknown, which is no reason for a warning.
+		n.log.Info("jetstream peer removal stopped: node closing", "peer", c.ID, "request_id", c.RequestID)
+	default:
 		n.log.Warn("removed member still in jetstream's meta group", "peer", c.ID, "err", err, "request_id", c.RequestID)
-		return
 	}
-	n.log.Info("removed member's jetstream peer removed", "peer", c.ID, "request_id", c.RequestID)
 }
 
 // jetStreamRemoveBudget bounds removeJetStreamPeer: long enough for the
