@@ -50,6 +50,12 @@ func (n *Node) RestoreLocal(ctx context.Context, b *fsm.Backup) (uint64, error) 
 	}
 	n.restoreMu.Lock()
 	defer n.restoreMu.Unlock()
+	// The snapshot carries the member directory as it is now; a membership
+	// change committed between reading it and the restore would be undone
+	// by the restore, so none may run meanwhile (they take membersMu on the
+	// leader too).
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
 	base := max(n.raft.LastIndex(), n.machine.View().Rev, b.Rev()) + restoreIndexGap
 	rev := base + 1
 	// Keep this cluster's member directory: a restore replaces the

@@ -53,7 +53,8 @@ type Node struct {
 	peersMu sync.RWMutex
 	peers   map[string]Peer // the static peers given to Start
 
-	// membersMu serializes membership changes on the leader (members.go).
+	// membersMu serializes membership changes on the leader (members.go),
+	// and keeps them out of a backup restore (backup.go).
 	membersMu sync.Mutex
 
 	restoreMu sync.Mutex // one backup restore at a time (backup.go)
