@@ -303,6 +303,12 @@ func (s *Server) RemovePeer(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	pause := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(removePeerWait / 10):
+		}
+	}
 	var last error
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, removePeerWait)
@@ -310,6 +316,12 @@ func (s *Server) RemovePeer(ctx context.Context, name string) error {
 		cancel()
 		if err != nil {
 			last = err
+			if nc.IsClosed() {
+				break // the server shut down
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				pause() // refused at once (no responders): not in a tight loop
+			}
 			continue
 		}
 		var resp server.JSApiMetaServerRemoveResponse
@@ -325,10 +337,7 @@ func (s *Server) RemovePeer(ctx context.Context, name string) error {
 			return nil // an unanswered request did it
 		case resp.Error.ErrCode == uint16(server.JSClusterServerMemberChangeInflightErr):
 			last = resp.Error
-			select {
-			case <-ctx.Done():
-			case <-time.After(removePeerWait / 10):
-			}
+			pause()
 			continue
 		}
 		return fmt.Errorf("jetstream peer remove %s: %w", name, resp.Error)
