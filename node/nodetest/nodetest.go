@@ -93,6 +93,7 @@ type Cluster struct {
 	// ExternalNATS is the NATS server of WithExternalNATS, nil otherwise.
 	ExternalNATS *bus.Server
 	extNATSURL   string
+	logs         *logSink
 }
 
 // Start builds and starts a cluster, waits until a leader exists and every node
@@ -119,7 +120,7 @@ func Start(t testing.TB, opts ...Option) *Cluster {
 	if err != nil {
 		t.Fatalf("settings: %v", err)
 	}
-	c := &Cluster{t: t, opts: o, PKI: pki, settings: s, api: apiSettings(t, o.settings)}
+	c := &Cluster{t: t, opts: o, PKI: pki, settings: s, api: apiSettings(t, o.settings), logs: newLogSink(t)}
 	c.Client = c.httpClient(nil)
 	admin, err := tls.LoadX509KeyPair(pki.AdminCertFile(), pki.AdminKeyFile())
 	if err != nil {
@@ -172,7 +173,7 @@ func (c *Cluster) build(i int, id, httpAddr, raftAddr string) *node.Node {
 	cfg := node.Config{
 		ID: id, DataDir: c.dirs[i], HTTPAddr: httpAddr, RaftAddr: raftAddr, TLS: c.tls[i], Links: c.Links[i],
 		Settings: c.settings, API: c.api,
-		Logger: slog.New(slog.NewTextHandler(testWriter{c.t, id}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(c.logs.writer(id), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		// Raft's defaults: shorter timeouts made -race runs on two busy cores
 		// lose leadership mid-test.
 		HeartbeatTimeout: time.Second, ElectionTimeout: time.Second, LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -374,6 +375,7 @@ func (c *Cluster) Heal() {
 
 // Close stops every node.
 func (c *Cluster) Close() {
+	c.logs.markClosing()
 	for i := range c.Nodes {
 		c.Stop(i)
 	}
@@ -471,14 +473,4 @@ func Eventually(t testing.TB, d time.Duration, f func() error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type testWriter struct {
-	t  testing.TB
-	id string
-}
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s: %s", w.id, bytes.TrimSpace(p))
-	return len(p), nil
 }
