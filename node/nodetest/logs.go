@@ -64,7 +64,9 @@ func (w sinkWriter) Write(p []byte) (int, error) {
 		half := maxLogLines / 2
 		w.s.lines = append(w.s.lines[:0], w.s.lines[half:]...)
 		w.s.dropped += half
-		w.s.closing = max(-1, w.s.closing-half)
+		if w.s.closing >= 0 {
+			w.s.closing = max(0, w.s.closing-half)
+		}
 	}
 	w.s.lines = append(w.s.lines, line)
 	return len(p), nil
