@@ -49,6 +49,7 @@ func TestKeyTable(t *testing.T) {
 			t.Fatalf("get(%q) = %p, want %p (absent)", k, got, m[k])
 		}
 	}
+	checkKeyCtrl(t, tab)
 	if empty := keyTableOf(nil); empty.get("x") != nil {
 		t.Fatal("empty table found a key")
 	}
@@ -90,6 +91,7 @@ func TestKeyTableWith(t *testing.T) {
 			if tab.n != len(m) {
 				t.Fatalf("seed %d run %d step %d: n = %d, want %d", seed, run, step, tab.n, len(m))
 			}
+			checkKeyCtrl(t, tab)
 			seen := 0
 			tab.each(func(k string, g *grant) {
 				seen++
@@ -108,6 +110,21 @@ func TestKeyTableWith(t *testing.T) {
 					t.Fatalf("seed %d run %d step %d: previous table changed for %q", seed, run, step, k)
 				}
 			}
+		}
+	}
+}
+
+// checkKeyCtrl holds every control byte to its slot: 0 for an empty slot,
+// the tag of the key's hash otherwise.
+func checkKeyCtrl(t *testing.T, tab *keyTable) {
+	t.Helper()
+	for i := range uint64(tab.size()) {
+		want := uint8(0)
+		if tab.slot(i).g != nil {
+			want = keyTag(tab.slotHash(i))
+		}
+		if got := tab.pages[i>>keyPageBits].ctrl[i&(keyPageSize-1)]; got != want {
+			t.Fatalf("slot %d: control byte %#x, want %#x", i, got, want)
 		}
 	}
 }
