@@ -133,6 +133,9 @@ func keyTableOf(m map[string]*grant) *keyTable {
 
 func (t *keyTable) slot(i uint64) *keySlot { return &t.pages[i>>keyPageBits].slots[i&(keyPageSize-1)] }
 
+// ctrl is the control byte of slot i.
+func (t *keyTable) ctrl(i uint64) uint8 { return t.pages[i>>keyPageBits].ctrl[i&(keyPageSize-1)] }
+
 // get returns the grant of key, or nil.
 func (t *keyTable) get(key string) *grant {
 	lo, hi, h := keyWords(key)
@@ -307,7 +310,7 @@ func (w *keyWriter) delete(key string) {
 		home := t.slotHash(j) & t.mask
 		// Move j into the hole at i unless its home lies cyclically in (i, j].
 		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			w.put(i, *t.slot(j), t.longKey(j), t.pages[j>>keyPageBits].ctrl[j&(keyPageSize-1)])
+			w.put(i, *t.slot(j), t.longKey(j), t.ctrl(j))
 			i = j
 		}
 	}

@@ -123,7 +123,7 @@ func checkKeyCtrl(t *testing.T, tab *keyTable) {
 		if tab.slot(i).g != nil {
 			want = keyTag(tab.slotHash(i))
 		}
-		if got := tab.pages[i>>keyPageBits].ctrl[i&(keyPageSize-1)]; got != want {
+		if got := tab.ctrl(i); got != want {
 			t.Fatalf("slot %d: control byte %#x, want %#x", i, got, want)
 		}
 	}

@@ -459,18 +459,9 @@ func (c *Cluster) Admin(i int, method, path, body string) Response {
 	return c.Do(i, method, path, "admin", AdminPassword, body)
 }
 
-// Eventually calls f until it returns nil or d passes, then fails with the last error.
+// Eventually calls f until it returns nil or d passes, then fails with the
+// last error (bustest.Eventually, which the bus tests use too).
 func Eventually(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	bustest.Eventually(t, d, f)
 }

@@ -2,7 +2,6 @@ package bus_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -20,27 +19,9 @@ import (
 // password.
 func TestRemovePeer(t *testing.T) {
 	srv, tm := bustest.Servers(t, 3)
-	waitMeta := func(s *bus.Server, want int) {
-		t.Helper()
-		eventually(t, func() error {
-			if got := s.JetStreamMetaSize(); got != want {
-				return fmt.Errorf("jetstream meta group of %d, want %d", got, want)
-			}
-			return nil
-		})
-	}
-	waitMeta(srv[0], 3)
-	leader := -1
-	eventually(t, func() error {
-		for i, s := range srv {
-			if s.IsJetStreamLeader() {
-				leader = i
-				return nil
-			}
-		}
-		return fmt.Errorf("no jetstream meta leader")
-	})
-	name := func(i int) string { return fmt.Sprintf("s%d", i+1) }
+	bustest.MetaSize(t, 3, srv[0])
+	leader := bustest.MetaLeader(t, srv...)
+	name := func(i int) string { return srv[i].Config().Name }
 	// RemovePeer names servers by the id nats-server derives from the name.
 	for i, s := range srv {
 		if got, want := bus.MetaPeerID(name(i)), s.Node(); got != want {
@@ -62,11 +43,11 @@ func TestRemovePeer(t *testing.T) {
 	if err := srv[a].RemovePeer(ctx, name(b)); err != nil {
 		t.Fatalf("remove the stopped %s: %v", name(b), err)
 	}
-	waitMeta(srv[a], 2)
+	bustest.MetaSize(t, 2, srv[a])
 	if err := srv[a].RemovePeer(ctx, name(leader)); err != nil {
 		t.Fatalf("remove the running meta leader %s: %v", name(leader), err)
 	}
-	waitMeta(srv[a], 1)
+	bustest.MetaSize(t, 1, srv[a])
 	// Streams made now live on the last server; a client without
 	// credentials (the client user) can use them.
 	last := bustest.Connect(t, srv[a].ClientURL(), tm, 1)
@@ -89,54 +70,21 @@ func TestRemovePeer(t *testing.T) {
 // nats-server derives from the name, which the meta group does know.
 func TestRemovePeerUnseen(t *testing.T) {
 	srv, _ := bustest.Servers(t, 3)
-	// metaReady waits until the servers in running agree on a meta group of
-	// want servers and one of them leads it.
-	metaReady := func(want int, running ...*bus.Server) {
-		t.Helper()
-		eventually(t, func() error {
-			leaders := 0
-			for _, s := range running {
-				if got := s.JetStreamMetaSize(); got != want {
-					return fmt.Errorf("%s sees a jetstream meta group of %d, want %d", s.Config().Name, got, want)
-				}
-				if s.IsJetStreamLeader() {
-					leaders++
-				}
-			}
-			if leaders != 1 {
-				return fmt.Errorf("%d jetstream meta leaders among the running servers", leaders)
-			}
-			return nil
-		})
-	}
-	metaReady(3, srv...)
+	bustest.MetaSize(t, 3, srv...)
+	bustest.MetaLeader(t, srv...)
 	if err := srv[2].Close(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
 		srv[i] = bustest.Restart(t, srv[i])
-		metaReady(3, srv[:2]...)
+		bustest.MetaSize(t, 3, srv[:2]...)
+		bustest.MetaLeader(t, srv[:2]...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv[0].RemovePeer(ctx, "s3"); err != nil {
 		t.Fatalf("remove s3, which no running server saw: %v", err)
 	}
-	metaReady(2, srv[:2]...)
-}
-
-// eventually waits up to 20 s for cond to return nil, failing with its last error.
-func eventually(t *testing.T, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	bustest.MetaSize(t, 2, srv[:2]...)
+	bustest.MetaLeader(t, srv[:2]...)
 }

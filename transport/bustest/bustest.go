@@ -353,6 +353,60 @@ func Servers(t testing.TB, n int) ([]*bus.Server, *transport.TLSMaterial) {
 	return servers, client
 }
 
+// Eventually calls f until it returns nil or d passes, then fails with the
+// last error.
+func Eventually(t testing.TB, d time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", d, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// MetaSize waits until every one of servers sees a JetStream meta group of
+// want servers.
+func MetaSize(t testing.TB, want int, servers ...*bus.Server) {
+	t.Helper()
+	Eventually(t, 20*time.Second, func() error {
+		for _, s := range servers {
+			if got := s.JetStreamMetaSize(); got != want {
+				return fmt.Errorf("%s sees a jetstream meta group of %d, want %d", s.Config().Name, got, want)
+			}
+		}
+		return nil
+	})
+}
+
+// MetaLeader waits until exactly one of servers leads JetStream's meta
+// group and returns its index.
+func MetaLeader(t testing.TB, servers ...*bus.Server) int {
+	t.Helper()
+	leader := -1
+	Eventually(t, 20*time.Second, func() error {
+		leader = -1
+		for i, s := range servers {
+			if s.IsJetStreamLeader() {
+				if leader >= 0 {
+					return fmt.Errorf("%s and %s both lead the jetstream meta group", servers[leader].Config().Name, s.Config().Name)
+				}
+				leader = i
+			}
+		}
+		if leader < 0 {
+			return errors.New("no jetstream meta leader")
+		}
+		return nil
+	})
+	return leader
+}
+
 // Restart closes s and starts a server with its configuration and data
 // again, shut down in t.Cleanup.
 func Restart(t testing.TB, s *bus.Server) *bus.Server {
